@@ -1,0 +1,32 @@
+import Koa from 'koa';
+import type { Deps } from './deps.js';
+import { assetsRouter } from './http/assets.js';
+import { errorHandler } from './http/middleware/error-handler.js';
+import { interactionsRouter } from './interactions/routes.js';
+import type { Provider } from './oidc/provider.js';
+
+/**
+ * Builds the whole HTTP application; no listen(), so tests mount the real thing. The provider
+ * comes last so our routes win; it runs as its own Koa app (own cookies, own proxy setting).
+ */
+export async function createApp(deps: Deps, provider: () => Provider): Promise<Koa> {
+  const app = new Koa();
+  app.proxy = deps.config.http.trustProxy;
+  app.use(errorHandler(deps.log));
+  const assets = await assetsRouter();
+  app.use(assets.routes());
+  const interactions = interactionsRouter(deps, provider);
+  app.use(interactions.routes()).use(interactions.allowedMethods());
+  const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+  app.use(async (ctx) => {
+    const current = provider();
+    let handle = callbacks.get(current);
+    if (!handle) {
+      handle = current.callback();
+      callbacks.set(current, handle);
+    }
+    ctx.respond = false;
+    await handle(ctx.req, ctx.res);
+  });
+  return app;
+}

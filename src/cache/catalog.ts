@@ -1,0 +1,40 @@
+import type { Knex } from 'knex';
+import type { ChangeTopic } from '../store/change-counters.js';
+import { findClient, type ClientRow } from '../store/clients.js';
+import { findResource, type ResourceRow } from '../store/resources.js';
+
+/**
+ * Per-process cache of what every token request reads: clients and resources. Entries are
+ * dropped when this process changes them and when the change feed sees another process did.
+ * Misses are cached too, so a flood of unknown client ids costs one query each per change.
+ */
+export interface Catalog {
+  client(clientId: string): Promise<ClientRow | undefined>;
+  resource(identifier: string): Promise<ResourceRow | undefined>;
+  invalidate(topic: ChangeTopic): void;
+}
+
+export function createCatalog(db: Knex): Catalog {
+  const clients = new Map<string, Promise<ClientRow | undefined>>();
+  const resources = new Map<string, Promise<ResourceRow | undefined>>();
+
+  function memo<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+    let entry = map.get(key);
+    if (!entry) {
+      entry = load();
+      map.set(key, entry);
+      // A failed load (database down) must not be remembered.
+      entry.catch(() => map.delete(key));
+    }
+    return entry;
+  }
+
+  return {
+    client: (clientId) => memo(clients, clientId, () => findClient(db, clientId)),
+    resource: (identifier) => memo(resources, identifier, () => findResource(db, identifier)),
+    invalidate(topic) {
+      if (topic === 'clients') clients.clear();
+      if (topic === 'resources') resources.clear();
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { LatchkeyError } from '../errors.js';
+import { ConfigError } from '../config.js';
+
+/** The CLI's only way to write: data to stdout, messages and errors to stderr. */
+export function printResult(result: unknown, options: { json: boolean; human: (result: never) => string }): void {
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${options.human(result as never)}\n`);
+  }
+}
+
+export function printMessage(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** One line on stderr, never a stack; returns the exit code. */
+export function reportError(error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`error: ${error.message}\nRun "latchkey help" for usage.\n`);
+    return 2;
+  }
+  if (error instanceof LatchkeyError || error instanceof ConfigError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`error: ${message.split('\n')[0]}\n`);
+  return 1;
+}
+
+/** Rows of [label, value] pairs as aligned text. */
+export function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
+  if (rows.length === 0) return '(none)';
+  const cells = rows.map((row) => columns.map((column) => formatCell(row[column])));
+  const widths = columns.map((column, index) => Math.max(column.length, ...cells.map((line) => line[index]!.length)));
+  const render = (line: string[]) => line.map((cell, index) => cell.padEnd(widths[index]!)).join('  ').trimEnd();
+  return [render(columns), ...cells.map(render)].join('\n');
+}
+
+export function fields(record: Record<string, unknown>): string {
+  const width = Math.max(...Object.keys(record).map((key) => key.length));
+  return Object.entries(record)
+    .map(([key, value]) => `${key.padEnd(width)}  ${formatCell(value)}`)
+    .join('\n');
+}
+
+function formatCell(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (Array.isArray(value)) return value.length ? value.map((entry) => (typeof entry === 'object' ? JSON.stringify(entry) : String(entry))).join(', ') : '-';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}

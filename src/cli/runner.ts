@@ -1,0 +1,27 @@
+import type { Config } from '../config.js';
+import { callControlServer } from '../control/socket.js';
+import { runOperation, type OperationInput, type OperationName } from '../control/operations.js';
+import { lockOwner } from '../db/data-dir-lock.js';
+import { migrateLatest } from '../db/migrate.js';
+import { createDeps } from '../deps.js';
+import { createLogger } from '../log.js';
+
+/**
+ * Runs one operation where the data lives: through the control socket when a server owns the
+ * embedded database, otherwise against the database directly (PostgreSQL, or the data dir
+ * opened by this process).
+ */
+export async function execute<N extends OperationName>(config: Config, name: N, input: OperationInput<N>): Promise<unknown> {
+  if (!config.db.url) {
+    const owner = await lockOwner(config.db.dataDir);
+    if (owner?.holder === 'server') return callControlServer(config.db.dataDir, name, input);
+  }
+  const log = createLogger({ log: { level: 'warn', pretty: false } }, process.stderr);
+  const deps = await createDeps(config, { log, lockHolder: 'cli' });
+  try {
+    await migrateLatest(deps.db);
+    return await runOperation(deps, name, input);
+  } finally {
+    await deps.db.close();
+  }
+}

@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from './util/duration.js';
+
+// The only module that reads the environment. Everything else receives a Config.
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'accepts true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const duration = (what: string) =>
+  z.string().transform((value, ctx) => {
+    const seconds = parseDuration(value);
+    if (seconds === undefined || seconds <= 0) {
+      ctx.addIssue({ code: 'custom', message: `accepts a ${what} such as 30s, 15m, 1h or 14d` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: `accepts a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { message: `accepts a whole number from ${min} to ${max}` }).max(max, { message: `accepts a whole number from ${min} to ${max}` }));
+
+const url = (what: string, protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `accepts ${what}` },
+  );
+
+const envSchema = z.object({
+  PORT: integer(0, 65535).default(3000),
+  ISSUER: url('an http(s) URL such as https://id.example.com', ['http:', 'https:']).optional(),
+  DATABASE_URL: url('a postgres:// URL', ['postgres:', 'postgresql:']).optional(),
+  LATCHKEY_DATA_DIR: z.string().min(1, { message: 'accepts a directory path' }).default('./data'),
+  LATCHKEY_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'accepts fatal, error, warn, info, debug, trace or silent',
+    })
+    .default('info'),
+  LATCHKEY_TRUST_PROXY: boolean.default(false),
+  LATCHKEY_ACCESS_TOKEN_TTL: duration('duration').default(3600),
+  LATCHKEY_ID_TOKEN_TTL: duration('duration').default(3600),
+  LATCHKEY_REFRESH_TOKEN_TTL: duration('duration').default(14 * 86400),
+  LATCHKEY_ARGON2_MEMORY_KIB: integer(1024, 4 * 1024 * 1024).default(19456),
+  LATCHKEY_ARGON2_TIME: integer(1, 100).default(2),
+  LATCHKEY_ARGON2_PARALLELISM: integer(1, 64).default(1),
+  LATCHKEY_ENV: z
+    .enum(['development', 'production', 'test'], { message: 'accepts development, production or test' })
+    .optional(),
+  LATCHKEY_CACHE_POLL_INTERVAL: duration('duration').default(1),
+  LATCHKEY_CLEANUP_INTERVAL: duration('duration').default(300),
+});
+
+export type Environment = 'development' | 'production' | 'test';
+
+export interface Config {
+  readonly env: Environment;
+  readonly http: { readonly port: number; readonly issuer: string; readonly trustProxy: boolean };
+  readonly db: { readonly url: string | undefined; readonly dataDir: string };
+  readonly log: { readonly level: string; readonly pretty: boolean };
+  readonly tokens: {
+    /** Seconds. */
+    readonly accessTtl: number;
+    readonly idTtl: number;
+    readonly refreshTtl: number;
+  };
+  readonly argon2: { readonly memoryKib: number; readonly time: number; readonly parallelism: number };
+  readonly cache: { readonly pollIntervalMs: number };
+  readonly cleanup: { readonly intervalMs: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Pure: tests pass their own object. Throws ConfigError with one line naming the bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`invalid ${variable}=${JSON.stringify(present[variable] ?? '')}: ${issue?.message ?? 'invalid value'}`);
+  }
+  const e = parsed.data;
+  const environment: Environment = e.LATCHKEY_ENV ?? (e.DATABASE_URL ? 'production' : 'development');
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  return deepFreeze({
+    env: environment,
+    http: { port: e.PORT, issuer, trustProxy: e.LATCHKEY_TRUST_PROXY },
+    db: { url: e.DATABASE_URL, dataDir: path.resolve(e.LATCHKEY_DATA_DIR) },
+    log: { level: e.LATCHKEY_LOG_LEVEL, pretty: environment === 'development' },
+    tokens: {
+      accessTtl: e.LATCHKEY_ACCESS_TOKEN_TTL,
+      idTtl: e.LATCHKEY_ID_TOKEN_TTL,
+      refreshTtl: e.LATCHKEY_REFRESH_TOKEN_TTL,
+    },
+    argon2: {
+      memoryKib: e.LATCHKEY_ARGON2_MEMORY_KIB,
+      time: e.LATCHKEY_ARGON2_TIME,
+      parallelism: e.LATCHKEY_ARGON2_PARALLELISM,
+    },
+    cache: { pollIntervalMs: e.LATCHKEY_CACHE_POLL_INTERVAL * 1000 },
+    cleanup: { intervalMs: e.LATCHKEY_CLEANUP_INTERVAL * 1000 },
+  });
+}
+
+/** The process's own configuration; entry points call this once. */
+export function configFromProcess(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ ...process.env, ...overrides });
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object') deepFreeze(child);
+  }
+  return Object.freeze(value);
+}

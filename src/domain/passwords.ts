@@ -1,0 +1,35 @@
+import argon2, { type HashOptions } from 'argon2';
+import type { Config } from '../config.js';
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+  /** Costs what a real verify costs, so an unknown email cannot be told apart by timing. */
+  verifyDummy(password: string): Promise<void>;
+}
+
+export function createPasswordHasher(settings: Config['argon2']): PasswordHasher {
+  const options: HashOptions = {
+    type: argon2.argon2id,
+    memoryCost: settings.memoryKib,
+    timeCost: settings.time,
+    parallelism: settings.parallelism,
+  };
+  let dummy: Promise<string> | undefined;
+  const hasher: PasswordHasher = {
+    hash: (password) => argon2.hash(password, options),
+    async verify(hash, password) {
+      try {
+        return await argon2.verify(hash, password);
+      } catch {
+        // A malformed stored hash verifies nothing.
+        return false;
+      }
+    },
+    async verifyDummy(password) {
+      dummy ??= argon2.hash('latchkey-dummy-password', options);
+      await hasher.verify(await dummy, password);
+    },
+  };
+  return hasher;
+}

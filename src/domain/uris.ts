@@ -1,0 +1,25 @@
+/** An absolute http(s) URL without a fragment (redirect URIs, RFC 6749 §3.1.2). */
+export function isRedirectUri(value: string): boolean {
+  const url = parse(value);
+  return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:') && url.hash === '' && !value.includes('#');
+}
+
+/** RFC 8707 §2: an absolute URI without a fragment. */
+export function isResourceIdentifier(value: string): boolean {
+  const url = parse(value);
+  return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:') && !value.includes('#');
+}
+
+/** A bare origin such as https://app.example or http://localhost:3000. */
+export function isOrigin(value: string): boolean {
+  const url = parse(value);
+  return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+}
+
+function parse(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}

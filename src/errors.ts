@@ -1,0 +1,65 @@
+/**
+ * The one error type. Each code maps to an HTTP status, an OAuth `error` value and a message
+ * that is safe to show to whoever made the request.
+ */
+const catalogue = {
+  'input.invalid': { status: 400, oauth: 'invalid_request', message: 'The request is not valid.' },
+  'user.email_taken': { status: 409, oauth: 'invalid_request', message: 'A user with this email already exists.' },
+  'user.not_found': { status: 404, oauth: 'invalid_request', message: 'No such user.' },
+  'client.not_found': { status: 404, oauth: 'invalid_client', message: 'No such client.' },
+  'client.invalid_metadata': { status: 400, oauth: 'invalid_client_metadata', message: 'The client metadata is not valid.' },
+  'resource.not_found': { status: 404, oauth: 'invalid_target', message: 'No such resource.' },
+  'resource.exists': { status: 409, oauth: 'invalid_request', message: 'A resource with this identifier already exists.' },
+  'auth.invalid_credentials': { status: 401, oauth: 'access_denied', message: 'The email or password is not correct.' },
+  'interaction.expired': { status: 400, oauth: 'invalid_request', message: 'This sign-in request has expired. Go back to the application and start again.' },
+  'data_dir.locked': { status: 503, oauth: 'temporarily_unavailable', message: 'The data directory is in use by another Latchkey server.' },
+  'db.unavailable': { status: 503, oauth: 'temporarily_unavailable', message: 'The database is not reachable right now. Try again shortly.' },
+  'control.unavailable': { status: 503, oauth: 'temporarily_unavailable', message: 'The running server did not answer.' },
+  internal: { status: 500, oauth: 'server_error', message: 'Something went wrong on our side.' },
+} as const satisfies Record<string, { status: number; oauth: string; message: string }>;
+
+export type ErrorCode = keyof typeof catalogue;
+
+/** Field name -> what is wrong with it. */
+export type ErrorDetails = Record<string, string>;
+
+export class LatchkeyError extends Error {
+  override name = 'LatchkeyError';
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails | undefined;
+
+  constructor(code: ErrorCode, message?: string, options: { details?: ErrorDetails; cause?: unknown } = {}) {
+    super(message ?? catalogue[code].message, { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return catalogue[this.code].status;
+  }
+
+  get oauthError(): string {
+    return catalogue[this.code].oauth;
+  }
+
+  toJSON() {
+    return {
+      error: this.oauthError,
+      error_description: this.message,
+      code: this.code,
+      ...(this.details ? { details: this.details } : {}),
+    };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(catalogue, value);
+}
+
+/** Rebuilds an error that crossed a process boundary (the control socket). */
+export function errorFromJSON(body: { code?: unknown; error_description?: unknown; details?: unknown }): LatchkeyError {
+  const code = isErrorCode(body.code) ? body.code : 'internal';
+  const message = typeof body.error_description === 'string' ? body.error_description : undefined;
+  const details = body.details && typeof body.details === 'object' ? (body.details as ErrorDetails) : undefined;
+  return new LatchkeyError(code, message, details ? { details } : {});
+}

@@ -1,0 +1,40 @@
+import type { Context, Next } from 'koa';
+import type { Logger } from '../../log.js';
+import { LatchkeyError } from '../../errors.js';
+import { renderPage } from '../render.js';
+
+function wantsHtml(ctx: Context): boolean {
+  return ctx.accepts(['json', 'html']) === 'html';
+}
+
+/**
+ * Turns every error into a readable answer: a page for browsers, `{ error, error_description,
+ * code, details }` for API clients. Unknown errors are logged with their stack and shown as a
+ * plain 500 with the request id, never the stack itself.
+ */
+export function errorHandler(log: Logger) {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+    } catch (caught) {
+      const error =
+        caught instanceof LatchkeyError
+          ? caught
+          : new LatchkeyError('internal', undefined, { cause: caught });
+      if (error.code === 'internal') log.error({ err: caught, path: ctx.path }, 'request failed');
+      ctx.status = error.status;
+      ctx.set('Cache-Control', 'no-store');
+      if (wantsHtml(ctx)) {
+        ctx.type = 'html';
+        ctx.body = await renderPage('error', { title: 'Error' }, {
+          heading: error.status >= 500 ? 'Something went wrong' : 'This request could not be completed',
+          description: error.message,
+          code: error.oauthError,
+          requestId: null,
+        });
+      } else {
+        ctx.body = error.toJSON();
+      }
+    }
+  };
+}

@@ -1,0 +1,126 @@
+import { bodyParser } from '@koa/bodyparser';
+import { Router } from '@koa/router';
+import type { Context } from 'koa';
+import { errors, type InteractionResults } from 'oidc-provider';
+import type { Deps } from '../deps.js';
+import { authenticate, findActiveAccount } from '../domain/accounts.js';
+import { LatchkeyError } from '../errors.js';
+import { renderPage } from '../http/render.js';
+import { pageLanguage } from '../oidc/locales.js';
+import type { Provider } from '../oidc/provider.js';
+import { describePermissions } from './permissions.js';
+import { loginForm } from './forms.js';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * The pages oidc-provider sends the browser to: login and consent. Each handler reads the
+ * interaction, calls one domain function and hands the result back with interactionFinished.
+ */
+export function interactionsRouter(deps: Deps, provider: () => Provider): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+    } catch (error) {
+      if (error instanceof errors.SessionNotFound) throw new LatchkeyError('interaction.expired', undefined, { cause: error });
+      throw error;
+    }
+  });
+
+  async function details(ctx: Context): Promise<Details> {
+    const found = await provider().interactionDetails(ctx.req, ctx.res);
+    // The interaction cookie is bound to its uid; a uid in the URL that is not that one is stale.
+    if (found.uid !== ctx.params.uid) throw new LatchkeyError('interaction.expired');
+    return found;
+  }
+
+  async function clientName(clientId: unknown): Promise<string> {
+    const client = typeof clientId === 'string' ? await provider().Client.find(clientId) : undefined;
+    return client?.clientName ?? (typeof clientId === 'string' ? clientId : 'the application');
+  }
+
+  async function showLogin(ctx: Context, interaction: Details, state: { email: string; error: string | null }) {
+    ctx.type = 'html';
+    ctx.body = await renderPage('interactions/login', { title: 'Sign in', lang: pageLanguage(interaction.params.ui_locales) }, {
+      uid: interaction.uid,
+      clientName: await clientName(interaction.params.client_id),
+      email: state.email,
+      error: state.error,
+    });
+  }
+
+  async function finish(ctx: Context, result: InteractionResults, merge: boolean) {
+    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    // 303: the browser follows a POST with a GET.
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  }
+
+  router.get('/', async (ctx) => {
+    const interaction = await details(ctx);
+    if (interaction.prompt.name === 'login') {
+      const hint = interaction.params.login_hint;
+      return showLogin(ctx, interaction, { email: typeof hint === 'string' ? hint : '', error: null });
+    }
+    if (interaction.prompt.name === 'consent') {
+      const accountId = interaction.session?.accountId;
+      const account = accountId ? await findActiveAccount(deps, accountId) : undefined;
+      ctx.type = 'html';
+      ctx.body = await renderPage('interactions/consent', { title: 'Allow access', lang: pageLanguage(interaction.params.ui_locales) }, {
+        uid: interaction.uid,
+        clientName: await clientName(interaction.params.client_id),
+        accountEmail: account?.email ?? '',
+        permissions: describePermissions(interaction.prompt.details),
+      });
+      return;
+    }
+    throw new LatchkeyError('interaction.expired', `unexpected interaction step ${interaction.prompt.name}`);
+  });
+
+  router.post('/login', form, async (ctx) => {
+    const interaction = await details(ctx);
+    if (interaction.prompt.name !== 'login') throw new LatchkeyError('interaction.expired');
+    const submitted = loginForm(ctx.request.body);
+    try {
+      const user = await authenticate(deps, submitted);
+      await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
+    } catch (error) {
+      if (!(error instanceof LatchkeyError) || error.code !== 'auth.invalid_credentials') throw error;
+      ctx.status = 401;
+      await showLogin(ctx, interaction, { email: submitted.email, error: error.message });
+    }
+  });
+
+  router.post('/confirm', form, async (ctx) => {
+    const interaction = await details(ctx);
+    const accountId = interaction.session?.accountId;
+    if (interaction.prompt.name !== 'consent' || !accountId) throw new LatchkeyError('interaction.expired');
+    const { Grant } = provider();
+    const grant =
+      (interaction.grantId ? await Grant.find(interaction.grantId) : undefined) ??
+      new Grant({ accountId, clientId: String(interaction.params.client_id) });
+    const missing = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    await finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
+  });
+
+  router.post('/abort', async (ctx) => {
+    await details(ctx);
+    await finish(ctx, { error: 'access_denied', error_description: 'The user denied the request.' }, false);
+  });
+
+  return router;
+}

@@ -1,0 +1,48 @@
+import type { Config } from './config.js';
+import { createDeps } from './deps.js';
+import { startServer } from './server.js';
+
+/** `latchkey serve`: runs until SIGTERM/SIGINT, then drains and exits 0. */
+export async function serve(config: Config): Promise<void> {
+  const deps = await createDeps(config);
+  let server;
+  try {
+    server = await startServer(deps);
+  } catch (error) {
+    await deps.db.close();
+    throw error;
+  }
+  const { issuer } = config.http;
+  deps.log.info({ issuer, port: config.http.port, engine: deps.db.engine, env: config.env }, 'Latchkey is listening');
+  if (config.env === 'development') printQuickStart(issuer, deps.db.engine === 'embedded' ? config.db.dataDir : undefined);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    deps.log.info({ signal }, 'shutting down');
+    await server.close();
+    await deps.db.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+function printQuickStart(issuer: string, dataDir: string | undefined): void {
+  const lines = [
+    '',
+    `  Latchkey is running at ${issuer}`,
+    `  Issuer:    ${issuer}`,
+    `  Discovery: ${issuer}/.well-known/openid-configuration`,
+    ...(dataDir ? [`  Data:      ${dataDir} (embedded PostgreSQL)`] : []),
+    '',
+    '  Next, in another terminal:',
+    '    npx latchkey users create --email you@example.com --name "You"',
+    `    npx latchkey clients create --name "My App" --redirect-uri http://localhost:8080/callback`,
+    '',
+    `  Then point your app at ${issuer} and sign in.`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

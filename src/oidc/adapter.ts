@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Deps } from '../deps.js';
+import { isOidcScope } from '../domain/scopes.js';
+import type { ClientRow } from '../store/clients.js';
+import {
+  consumePayload,
+  deletePayload,
+  deletePayloadsByGrantId,
+  findPayload,
+  findPayloadByUid,
+  findPayloadByUserCode,
+  upsertPayload,
+  type PayloadKey,
+  type StoredPayload,
+} from '../store/oidc-payloads.js';
+
+/**
+ * Ids are stored as SHA-256 digests and `jti` is left out of the stored payload, so a
+ * database dump holds no access token, refresh token, code or session id that works.
+ */
+function digest(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}
+
+function restore(stored: StoredPayload, id: string | undefined): AdapterPayload {
+  const payload = { ...stored.payload } as AdapterPayload;
+  if (id !== undefined) payload.jti = id;
+  if (stored.consumedAt) payload.consumed = Math.floor(stored.consumedAt.getTime() / 1000);
+  return payload;
+}
+
+function optionalString(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/**
+ * The metadata oidc-provider validates and builds its Client from. Its `scope` may only hold
+ * the provider's own (OpenID Connect) scopes; API scopes are granted per resource through
+ * getResourceServerInfo.
+ */
+export function providerClientMetadata(client: ClientRow): AdapterPayload {
+  const { scope, ...metadata } = client.metadata;
+  const oidcScopes = scope.split(' ').filter(isOidcScope);
+  return {
+    client_id: client.clientId,
+    client_name: client.name,
+    ...(client.clientSecret ? { client_secret: client.clientSecret } : {}),
+    ...metadata,
+    ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
+  } as AdapterPayload;
+}
+
+export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
+  const db = deps.db.knex;
+
+  class ClientAdapter implements Adapter {
+    async find(id: string) {
+      const client = await deps.catalog.client(id);
+      return client ? providerClientMetadata(client) : undefined;
+    }
+    // Clients change through Latchkey's own domain functions, never through the provider.
+    async upsert() {
+      throw new errors.InvalidRequest('clients are managed by Latchkey, not through this endpoint');
+    }
+    async destroy() {
+      throw new errors.InvalidRequest('clients are managed by Latchkey, not through this endpoint');
+    }
+    async findByUid() {
+      return undefined;
+    }
+    async findByUserCode() {
+      return undefined;
+    }
+    async consume() {}
+    async revokeByGrantId() {}
+  }
+
+  class PayloadAdapter implements Adapter {
+    constructor(private readonly model: string) {}
+
+    private key(id: string): PayloadKey {
+      return { model: this.model, id: digest(id) };
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
+      const { jti: _jti, consumed: _consumed, ...rest } = payload;
+      await upsertPayload(db, this.key(id), {
+        payload: rest,
+        grantId: optionalString(payload.grantId),
+        userCode: optionalString(payload.userCode),
+        uid: optionalString(payload.uid),
+        accountId: optionalString(payload.accountId),
+        clientId: optionalString(payload.clientId),
+        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      });
+    }
+
+    async find(id: string) {
+      const stored = await findPayload(db, this.key(id), new Date());
+      return stored ? restore(stored, id) : undefined;
+    }
+
+    // The raw id is not stored, so what comes back has no jti; the provider only reads these.
+    async findByUid(uid: string) {
+      const stored = await findPayloadByUid(db, this.model, uid, new Date());
+      return stored ? restore(stored, undefined) : undefined;
+    }
+
+    async findByUserCode(userCode: string) {
+      const stored = await findPayloadByUserCode(db, this.model, userCode, new Date());
+      return stored ? restore(stored, undefined) : undefined;
+    }
+
+    async consume(id: string) {
+      // Losing a race to redeem the same code or refresh token is a reuse, not a server error.
+      if (!(await consumePayload(db, this.key(id), new Date()))) {
+        throw new errors.InvalidGrant('grant request is invalid: it was already used');
+      }
+    }
+
+    async destroy(id: string) {
+      await deletePayload(db, this.key(id));
+    }
+
+    async revokeByGrantId(grantId: string) {
+      await deletePayloadsByGrantId(db, grantId);
+    }
+  }
+
+  // oidc-provider accepts a factory and asks it once per model.
+  return (model: string) => (model === 'Client' ? new ClientAdapter() : new PayloadAdapter(model));
+}

@@ -1,0 +1,160 @@
+import type { Configuration, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import type { Deps } from '../deps.js';
+import type { KeyMaterial } from '../domain/keys.js';
+import { OIDC_SCOPES } from '../domain/scopes.js';
+import { isOrigin } from '../domain/uris.js';
+import { renderPage } from '../http/render.js';
+import { createAdapterFactory } from './adapter.js';
+import { findAccount } from './find-account.js';
+import { renderErrorPage } from './error-page.js';
+import { pageLanguage, UI_LOCALES } from './locales.js';
+
+/** Standard claims Latchkey holds, by the scope that releases them (OIDC Core §5.4). */
+export const CLAIMS = {
+  openid: ['sub'],
+  profile: ['name', 'updated_at'],
+  email: ['email', 'email_verified'],
+};
+
+type TokenLike = { clientId?: string | undefined; aud?: string | string[] | undefined };
+
+/**
+ * Introspection and revocation answer only the client the token was issued to, or the
+ * introspection client registered for the API the token is meant for (not, as v9 allows by
+ * default, any confidential client).
+ */
+async function mayInspectToken(deps: Deps, callerId: string, token: TokenLike): Promise<boolean> {
+  if (token.clientId === callerId) return true;
+  const audiences = Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : [];
+  for (const audience of audiences) {
+    const resource = await deps.catalog.resource(audience);
+    if (resource?.introspectionClientId === callerId) return true;
+  }
+  return false;
+}
+
+async function resourceServerInfo(deps: Deps, indicator: string, clientId: string): Promise<ResourceServer> {
+  const [resource, client] = await Promise.all([deps.catalog.resource(indicator), deps.catalog.client(clientId)]);
+  const access = client?.resources.find((entry) => entry.identifier === indicator);
+  if (!resource || !access) {
+    throw new errors.InvalidTarget('the resource is not registered or this client may not ask for it');
+  }
+  const scope = access.scopes.filter((scope) => resource.scopes.includes(scope)).join(' ');
+  const accessTokenTTL = resource.accessTokenTtl ?? deps.config.tokens.accessTtl;
+  return resource.accessTokenFormat === 'jwt'
+    ? { scope, audience: indicator, accessTokenTTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }
+    : { scope, audience: indicator, accessTokenTTL, accessTokenFormat: 'opaque' };
+}
+
+/** The browser origins a client's front end runs on: its redirect URIs' and its registered CORS origins. */
+function clientOrigins(metadata: Record<string, unknown>): Set<string> {
+  const origins = new Set<string>();
+  for (const uri of (metadata.redirect_uris as string[] | undefined) ?? []) {
+    try {
+      origins.add(new URL(uri).origin);
+    } catch {
+      // Registered URIs were validated on the way in; nothing to add for one that is not a URL.
+    }
+  }
+  for (const origin of (metadata.cors_origins as string[] | undefined) ?? []) origins.add(origin);
+  return origins;
+}
+
+export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configuration {
+  const { tokens } = deps.config;
+  return {
+    adapter: createAdapterFactory(deps),
+    findAccount: (_ctx, sub) => findAccount(deps, sub),
+    claims: CLAIMS,
+    scopes: [...OIDC_SCOPES],
+    responseTypes: ['code'],
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+      authorizationSigningAlgValues: ['ES256', 'RS256'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256'],
+    },
+    jwks: { keys: keys.signingKeys as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: {
+      keys: keys.cookieSecrets,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    extraClientMetadata: {
+      properties: ['cors_origins'],
+      validator(_ctx, key, value) {
+        if (key === 'cors_origins' && value !== undefined && !(Array.isArray(value) && value.every((entry) => typeof entry === 'string' && isOrigin(entry)))) {
+          throw new errors.InvalidClientMetadata('cors_origins must be an array of origins');
+        }
+      },
+    },
+    clientBasedCORS(_ctx, origin, client) {
+      return clientOrigins(client.metadata() as Record<string, unknown>).has(origin);
+    },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => mayInspectToken(deps, client.clientId, token as TokenLike),
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => mayInspectToken(deps, client.clientId, token as TokenLike),
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => undefined,
+        useGrantedResource: () => false,
+        getResourceServerInfo: (_ctx, indicator, client) => resourceServerInfo(deps, indicator, client.clientId),
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = await renderPage('interactions/logout', { title: 'Sign out', lang: pageLanguage(ctx.oidc?.params?.ui_locales) }, {
+            form,
+            clientName: ctx.oidc.client?.clientName ?? null,
+          });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = await renderPage('interactions/logged-out', { title: 'Signed out', lang: pageLanguage(ctx.oidc?.params?.ui_locales) }, {
+            clientName: ctx.oidc.client?.clientName ?? null,
+          });
+        },
+      },
+      userinfo: { enabled: true },
+      // On by default in v9; they belong to the protocol-breadth work and stay off until then.
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+    },
+    discovery: {
+      ui_locales_supported: [...UI_LOCALES],
+      claims_locales_supported: [...UI_LOCALES],
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    renderError: (ctx, out, error) => renderErrorPage(deps, ctx, out, error),
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? tokens.accessTtl,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? tokens.accessTtl,
+      AuthorizationCode: 60,
+      IdToken: tokens.idTtl,
+      Interaction: 3600,
+      Grant: tokens.refreshTtl,
+      Session: tokens.refreshTtl,
+      // Absolute: a rotated token keeps the expiry of the one it replaced.
+      RefreshToken(ctx: KoaContextWithOIDC) {
+        const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
+        return rotated ? Math.max(rotated.remainingTTL, 1) : tokens.refreshTtl;
+      },
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { startChangeFeed } from './cache/change-feed.js';
+import { startControlServer, type ControlServer } from './control/socket.js';
+import { migrateLatest } from './db/migrate.js';
+import type { Deps } from './deps.js';
+import { ensureKeys, loadKeys } from './domain/keys.js';
+import { createProvider } from './oidc/provider.js';
+import { startSweeper } from './oidc/sweeper.js';
+
+export interface RunningServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Migrates, makes sure keys exist, builds the provider and the app, and listens. The caller
+ * owns `deps` (and closes its database after `close()`).
+ */
+export async function startServer(deps: Deps, options: { host?: string } = {}): Promise<RunningServer> {
+  await migrateLatest(deps.db);
+  await ensureKeys(deps);
+  const provider = createProvider(deps, await loadKeys(deps));
+  const app = await createApp(deps, () => provider);
+
+  const feed = startChangeFeed(deps.db.knex, {
+    intervalMs: deps.config.cache.pollIntervalMs,
+    log: deps.log,
+    onChange: (topic) => deps.catalog.invalidate(topic),
+  });
+  const sweeper = startSweeper(deps);
+  let control: ControlServer | undefined;
+  const server = http.createServer(app.callback());
+  try {
+    if (deps.db.engine === 'embedded') control = await startControlServer(deps);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(deps.config.http.port, options.host ?? '0.0.0.0', () => resolve());
+    });
+  } catch (error) {
+    feed.stop();
+    sweeper.stop();
+    await control?.close();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://localhost:${port}`,
+    async close() {
+      feed.stop();
+      sweeper.stop();
+      await control?.close();
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

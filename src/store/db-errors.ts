@@ -1,0 +1,18 @@
+import { LatchkeyError, type ErrorCode } from '../errors.js';
+
+/** Maps a PostgreSQL unique violation (23505) to a LatchkeyError; anything else passes through. */
+export async function mapUniqueViolation<T>(work: Promise<T>, code: ErrorCode, field: string): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === '23505') {
+      throw new LatchkeyError(code, undefined, { details: { [field]: 'is already taken' }, cause: error });
+    }
+    throw error;
+  }
+}
+
+/** `count(*)` and bigint come back as numbers from PGlite and as strings from pg. */
+export function toNumber(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value);
+}
