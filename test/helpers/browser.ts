@@ -1,0 +1,101 @@
+/**
+ * A browser as far as the sign-in pages care: a cookie jar, manual redirects, and form posts
+ * read from the HTML the server renders.
+ */
+export class Browser {
+  private readonly cookies = new Map<string, string>();
+
+  cookieValues(): string[] {
+    return [...this.cookies.values()];
+  }
+
+  cookieNames(): string[] {
+    return [...this.cookies.keys()];
+  }
+
+  async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) {
+      headers.set('cookie', [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    }
+    headers.set('accept', headers.get('accept') ?? 'text/html');
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const line of response.headers.getSetCookie()) this.store(line);
+    return response;
+  }
+
+  private store(line: string) {
+    const [pair, ...attributes] = line.split(';');
+    const index = pair!.indexOf('=');
+    const name = pair!.slice(0, index).trim();
+    const value = pair!.slice(index + 1).trim();
+    const expired = attributes.some((attribute) => {
+      const [key, attributeValue] = attribute.trim().split('=');
+      if (key?.toLowerCase() === 'max-age') return Number(attributeValue) <= 0;
+      if (key?.toLowerCase() === 'expires') return new Date(attributeValue ?? '').getTime() < Date.now();
+      return false;
+    });
+    if (expired || value === '') this.cookies.delete(name);
+    else this.cookies.set(name, value);
+  }
+
+  /** GET, following redirects until `stop` says so or a non-redirect answers. */
+  async follow(url: string | URL, stop: (url: URL) => boolean = () => false): Promise<{ url: URL; response: Response }> {
+    let current = new URL(url);
+    for (let hops = 0; hops < 20; hops += 1) {
+      if (stop(current)) return { url: current, response: new Response(null, { status: 204 }) };
+      const response = await this.request(current);
+      const location = response.headers.get('location');
+      if (response.status < 300 || response.status >= 400 || !location) return { url: current, response };
+      await response.body?.cancel();
+      current = new URL(location, current);
+    }
+    throw new Error('too many redirects');
+  }
+
+  /** POSTs a form as a browser would (urlencoded) and returns the raw response. */
+  async post(url: string | URL, fields: Record<string, string>): Promise<Response> {
+    return this.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+  }
+}
+
+export interface HtmlForm {
+  action: string;
+  fields: Record<string, string>;
+}
+
+/** The forms on a page: action and the named inputs with their values. */
+export function parseForms(html: string): HtmlForm[] {
+  const forms: HtmlForm[] = [];
+  for (const match of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)) {
+    const action = /action="([^"]*)"/.exec(match[1]!)?.[1] ?? '';
+    const fields: Record<string, string> = {};
+    for (const input of match[2]!.matchAll(/<input\b([^>]*)>/g)) {
+      const name = /name="([^"]*)"/.exec(input[1]!)?.[1];
+      if (name) fields[name] = decodeEntities(/value="([^"]*)"/.exec(input[1]!)?.[1] ?? '');
+    }
+    forms.push({ action: decodeEntities(action), fields });
+  }
+  return forms;
+}
+
+export function findForm(html: string, actionEndsWith: string): HtmlForm {
+  const form = parseForms(html).find((candidate) => candidate.action.endsWith(actionEndsWith));
+  if (!form) throw new Error(`no form posting to *${actionEndsWith} on the page:\n${html}`);
+  return form;
+}
+
+function decodeEntities(value: string): string {
+  return value
+    .replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)))
+    .replace(/&#x([0-9a-f]+);/gi, (_, code: string) => String.fromCharCode(parseInt(code, 16)))
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
