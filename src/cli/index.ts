@@ -1,5 +1,4 @@
 import { configFromProcess } from '../config.js';
-import { serve } from '../main.js';
 import { parse } from './args.js';
 import { clientsCommand } from './commands/clients.js';
 import { migrateCommand } from './commands/migrate.js';
@@ -33,9 +32,12 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = configFromProcess();
   switch (command) {
-    case 'serve':
+    case 'serve': {
       parse(rest, {});
+      // Only the server loads the provider and the HTTP stack; other commands stay light.
+      const { serve } = await import('../main.js');
       return serve(config);
+    }
     case 'migrate':
       return migrateCommand(config, rest);
     case 'users':

@@ -18,11 +18,33 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+// Domain field names as the flags that set them, so a message points at what to retype.
+const flags: Record<string, string> = {
+  grantTypes: '--grant',
+  redirectUris: '--redirect-uri',
+  postLogoutRedirectUris: '--post-logout-redirect-uri',
+  resources: '--resource',
+  corsOrigins: '--cors-origin',
+  scopes: '--scope',
+  accessTokenFormat: '--format',
+  introspectionClientId: '--introspection-client',
+};
+
+function flagFor(field: string): string {
+  const [head] = field.split('.');
+  return flags[head!] ?? `--${head!.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+}
+
 /** One line on stderr, never a stack; returns the exit code. */
 export function reportError(error: unknown): number {
   if (error instanceof UsageError) {
     process.stderr.write(`error: ${error.message}\nRun "latchkey help" for usage.\n`);
     return 2;
+  }
+  if (error instanceof LatchkeyError && error.details) {
+    const problems = Object.entries(error.details).map(([field, problem]) => `${flagFor(field)} ${problem}`);
+    process.stderr.write(`error: ${problems.join('; ')}\n`);
+    return 1;
   }
   if (error instanceof LatchkeyError || error instanceof ConfigError) {
     process.stderr.write(`error: ${error.message}\n`);

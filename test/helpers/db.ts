@@ -22,7 +22,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 async function createPostgresDatabase(): Promise<TestDatabase> {
   const name = `latchkey_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = knexFactory({ client: 'pg', connection: adminDatabaseUrl, pool: { min: 0, max: 1 } });
+  const admin = knexFactory({ client: 'pg', connection: adminDatabaseUrl!, pool: { min: 0, max: 1 } });
   try {
     await admin.raw(`CREATE DATABASE ${name}`);
   } finally {
@@ -33,7 +33,7 @@ async function createPostgresDatabase(): Promise<TestDatabase> {
   return {
     env: { DATABASE_URL: url.toString(), LATCHKEY_ENV: 'test' },
     async drop() {
-      const cleanup = knexFactory({ client: 'pg', connection: adminDatabaseUrl, pool: { min: 0, max: 1 } });
+      const cleanup = knexFactory({ client: 'pg', connection: adminDatabaseUrl!, pool: { min: 0, max: 1 } });
       try {
         await cleanup.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
