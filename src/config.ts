@@ -65,7 +65,7 @@ export type Environment = 'development' | 'production' | 'test';
 
 export interface Config {
   readonly env: Environment;
-  readonly http: { readonly port: number; readonly issuer: string; readonly trustProxy: boolean };
+  readonly http: { readonly port: number; readonly issuer: string; readonly issuerIsDefault: boolean; readonly trustProxy: boolean };
   readonly db: { readonly url: string | undefined; readonly dataDir: string };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly tokens: {
@@ -97,7 +97,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return deepFreeze({
     env: environment,
-    http: { port: e.PORT, issuer, trustProxy: e.LATCHKEY_TRUST_PROXY },
+    http: { port: e.PORT, issuer, issuerIsDefault: e.ISSUER === undefined, trustProxy: e.LATCHKEY_TRUST_PROXY },
     db: { url: e.DATABASE_URL, dataDir: path.resolve(e.LATCHKEY_DATA_DIR) },
     log: { level: e.LATCHKEY_LOG_LEVEL, pretty: environment === 'development' },
     tokens: {
@@ -113,6 +113,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     cache: { pollIntervalMs: e.LATCHKEY_CACHE_POLL_INTERVAL * 1000 },
     cleanup: { intervalMs: e.LATCHKEY_CLEANUP_INTERVAL * 1000 },
   });
+}
+
+/**
+ * What serving in production needs beyond valid values: a public, fixed https issuer
+ * (OpenID Connect Discovery §3). The CLI's data commands do not need it, so only `serve` checks.
+ */
+export function assertServable(config: Config): void {
+  if (config.env !== 'production') return;
+  if (config.http.issuerIsDefault) {
+    throw new ConfigError('missing ISSUER: production needs the public https URL of this server (or set LATCHKEY_ENV=development)');
+  }
+  if (!config.http.issuer.startsWith('https://')) {
+    throw new ConfigError(`invalid ISSUER=${JSON.stringify(config.http.issuer)}: production accepts only an https URL (or set LATCHKEY_ENV=development)`);
+  }
 }
 
 /** The process's own configuration; entry points call this once. */

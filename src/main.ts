@@ -1,9 +1,10 @@
-import type { Config } from './config.js';
+import { assertServable, type Config } from './config.js';
 import { createDeps } from './deps.js';
 import { startServer } from './server.js';
 
 /** `latchkey serve`: runs until SIGTERM/SIGINT, then drains and exits 0. */
 export async function serve(config: Config): Promise<void> {
+  assertServable(config);
   const deps = await createDeps(config);
   let server;
   try {
