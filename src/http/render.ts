@@ -12,6 +12,7 @@ export interface Page {
 
 /** Renders a view inside the one layout. Every value is escaped by the templates (`<%=`). */
 export async function renderPage(view: string, page: Page, locals: Record<string, unknown>): Promise<string> {
-  const body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), locals, { async: false });
-  return ejs.renderFile(path.join(viewsDir, 'layout.ejs'), { title: page.title, lang: page.lang ?? 'en', body }, { async: false });
+  // Templates ship with the release: compile each once per process.
+  const body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), locals, { cache: true });
+  return ejs.renderFile(path.join(viewsDir, 'layout.ejs'), { title: page.title, lang: page.lang ?? 'en', body }, { cache: true });
 }

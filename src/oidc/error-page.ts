@@ -26,6 +26,5 @@ export async function renderErrorPage(deps: Deps, ctx: KoaContextWithOIDC, out: 
     heading: headings[code] ?? 'The request could not be completed',
     description: typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.',
     code,
-    requestId: null,
   });
 }

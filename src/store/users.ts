@@ -64,7 +64,7 @@ export async function findUserByEmail(db: Knex, email: string): Promise<UserRow 
   return row ? fromColumns(row) : undefined;
 }
 
-/** Keyset pagination by (created_at, id): stable while rows are added. */
+/** Oldest first, so a listing reads in the order users were created. */
 export async function listUsers(db: Knex, options: { limit: number; email?: string }): Promise<UserRow[]> {
   const query = db<UserColumns>('users').orderBy([{ column: 'created_at' }, { column: 'id' }]).limit(options.limit);
   if (options.email) query.whereRaw('lower(email) LIKE ?', [`%${escapeLike(options.email.toLowerCase())}%`]);

@@ -7,6 +7,16 @@ function wantsHtml(ctx: Context): boolean {
   return ctx.accepts(['json', 'html']) === 'html';
 }
 
+/** Koa and its body parser throw http-errors (`status`, `expose`) for bad requests; keep them 4xx. */
+function asLatchkeyError(caught: unknown): LatchkeyError {
+  if (caught instanceof LatchkeyError) return caught;
+  const status = (caught as { status?: unknown }).status;
+  if (status === 413) return new LatchkeyError('input.too_large', undefined, { cause: caught });
+  if (status === 404) return new LatchkeyError('route.not_found', undefined, { cause: caught });
+  if (typeof status === 'number' && status >= 400 && status < 500) return new LatchkeyError('input.invalid', undefined, { cause: caught });
+  return new LatchkeyError('internal', undefined, { cause: caught });
+}
+
 /**
  * Turns every error into a readable answer: a page for browsers, `{ error, error_description,
  * code, details }` for API clients. Unknown errors are logged with their stack and shown as a
@@ -17,10 +27,7 @@ export function errorHandler(log: Logger) {
     try {
       await next();
     } catch (caught) {
-      const error =
-        caught instanceof LatchkeyError
-          ? caught
-          : new LatchkeyError('internal', undefined, { cause: caught });
+      const error = asLatchkeyError(caught);
       if (error.code === 'internal') log.error({ err: caught, path: ctx.path }, 'request failed');
       ctx.status = error.status;
       ctx.set('Cache-Control', 'no-store');
@@ -30,7 +37,6 @@ export function errorHandler(log: Logger) {
           heading: error.status >= 500 ? 'Something went wrong' : 'This request could not be completed',
           description: error.message,
           code: error.oauthError,
-          requestId: null,
         });
       } else {
         ctx.body = error.toJSON();
