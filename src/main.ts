@@ -1,6 +1,5 @@
 import { assertServable, type Config } from './config.js';
 import { createDeps } from './deps.js';
-import { startServer } from './server.js';
 
 /** `latchkey serve`: runs until SIGTERM/SIGINT, then drains and exits 0. */
 export async function serve(config: Config): Promise<void> {
@@ -8,6 +7,8 @@ export async function serve(config: Config): Promise<void> {
   const deps = await createDeps(config);
   let server;
   try {
+    // Loaded after the database (and the data-dir lock) is open, so a refused start says only why.
+    const { startServer } = await import('./server.js');
     server = await startServer(deps);
   } catch (error) {
     await deps.db.close();

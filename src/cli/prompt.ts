@@ -11,8 +11,9 @@ export async function promptPassword(question: string): Promise<string> {
     if (line === undefined) throw new UsageError('no password given: pass --password or type it when asked');
     return line;
   }
-  process.stderr.write(question);
+  // Echo goes off before the prompt shows, so nothing typed after it can appear on screen.
   input.setRawMode(true);
+  process.stderr.write(question);
   input.resume();
   input.setEncoding('utf8');
   return new Promise((resolve, reject) => {

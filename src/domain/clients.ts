@@ -60,6 +60,10 @@ const createClientInput = z
     if (grants.has('authorization_code') && input.redirectUris.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'needs at least one redirect URI for authorization_code' });
     }
+    // The provider reads an empty scope list as "any scope", so a sign-in client always lists its OIDC scopes.
+    if (grants.has('authorization_code') && input.scope && !input.scope.includes('openid')) {
+      ctx.addIssue({ code: 'custom', path: ['scope'], message: 'must include openid for a client that signs users in (authorization_code)' });
+    }
     if (!grants.has('authorization_code') && input.redirectUris.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'only apply to clients with the authorization_code grant' });
     }

@@ -14,6 +14,7 @@ import {
   type PayloadKey,
   type StoredPayload,
 } from '../store/oidc-payloads.js';
+import { now } from '../util/clock.js';
 
 /**
  * Ids are stored as SHA-256 digests and `jti` is left out of the stored payload, so a
@@ -92,29 +93,29 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
         uid: optionalString(payload.uid),
         accountId: optionalString(payload.accountId),
         clientId: optionalString(payload.clientId),
-        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+        expiresAt: expiresIn ? new Date(now().getTime() + expiresIn * 1000) : null,
       });
     }
 
     async find(id: string) {
-      const stored = await findPayload(db, this.key(id), new Date());
+      const stored = await findPayload(db, this.key(id), now());
       return stored ? restore(stored, id) : undefined;
     }
 
     // The raw id is not stored, so what comes back has no jti; the provider only reads these.
     async findByUid(uid: string) {
-      const stored = await findPayloadByUid(db, this.model, uid, new Date());
+      const stored = await findPayloadByUid(db, this.model, uid, now());
       return stored ? restore(stored, undefined) : undefined;
     }
 
     async findByUserCode(userCode: string) {
-      const stored = await findPayloadByUserCode(db, this.model, userCode, new Date());
+      const stored = await findPayloadByUserCode(db, this.model, userCode, now());
       return stored ? restore(stored, undefined) : undefined;
     }
 
     async consume(id: string) {
       // Losing a race to redeem the same code or refresh token is a reuse, not a server error.
-      if (!(await consumePayload(db, this.key(id), new Date()))) {
+      if (!(await consumePayload(db, this.key(id), now()))) {
         throw new errors.InvalidGrant('grant request is invalid: it was already used');
       }
     }

@@ -142,6 +142,8 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
     },
     renderError: (ctx, out, error) => renderErrorPage(deps, ctx, out, error),
     rotateRefreshToken: true,
+    // OIDC Core §3.1.2.1: redirect_uri is required, even when the client registered only one.
+    allowOmittingSingleRegisteredRedirectUri: false,
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? tokens.accessTtl,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? tokens.accessTtl,

@@ -1,5 +1,6 @@
 import type { Deps } from '../deps.js';
 import { deleteExpiredPayloads } from '../store/oidc-payloads.js';
+import { now } from '../util/clock.js';
 
 const BATCH = 1000;
 const MAX_BATCHES_PER_RUN = 20;
@@ -12,7 +13,7 @@ export interface Sweeper {
 export async function sweepExpiredPayloads(deps: Deps): Promise<number> {
   let total = 0;
   for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch += 1) {
-    const deleted = await deleteExpiredPayloads(deps.db.knex, new Date(), BATCH);
+    const deleted = await deleteExpiredPayloads(deps.db.knex, now(), BATCH);
     total += deleted;
     if (deleted < BATCH) break;
   }

@@ -100,5 +100,6 @@ export async function listClients(db: Knex, options: { limit: number; name?: str
 }
 
 export async function deleteClient(db: Knex, clientId: string): Promise<boolean> {
-  return (await db('clients').where({ client_id: clientId }).delete()) > 0;
+  // `returning` rather than the affected-row count, which PGlite's Knex dialect does not give for deletes.
+  return (await db('clients').where({ client_id: clientId }).delete().returning('client_id')).length > 0;
 }

@@ -97,7 +97,7 @@ export async function deletePayloadsByClientId(db: Knex, clientId: string): Prom
 
 /** Deletes at most `batch` expired rows; returns how many went, so callers can loop in bounded steps. */
 export async function deleteExpiredPayloads(db: Knex, now: Date, batch: number): Promise<number> {
-  // `returning` gives the deleted rows on both pg and PGlite, whose affected-row counts differ.
+  // `returning` rather than the affected-row count, which PGlite's Knex dialect does not give for deletes.
   const deleted = await db('oidc_payloads')
     .whereIn(['model', 'id'], db('oidc_payloads').select('model', 'id').where('expires_at', '<', now).limit(batch))
     .delete()
