@@ -3,7 +3,7 @@ import type { ExecutionContext } from 'ava';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { findForm, type Browser } from './browser.js';
-import { go, type RelyingParty } from './rp.js';
+import { go, postWithBasic, type RelyingParty } from './rp.js';
 
 /**
  * What the OpenID Foundation conformance suite's OP modules look at, in the shapes the
@@ -138,4 +138,14 @@ export async function silentAuthorizationError(browser: Browser, rp: RelyingPart
   const result = callbackError(step.url);
   if (result.state !== state) throw new Error('prompt=none answered with another state');
   return result.error;
+}
+
+/** Redeems an already-redeemed code again, exactly as the first redemption did. */
+export function redeemAgain(rp: RelyingParty, callback: URL, request: { codeVerifier: string }): Promise<Response> {
+  return postWithBasic(endpoint(rp, 'token_endpoint'), rp, {
+    grant_type: 'authorization_code',
+    code: callback.searchParams.get('code')!,
+    redirect_uri: rp.redirectUri,
+    code_verifier: request.codeVerifier,
+  });
 }

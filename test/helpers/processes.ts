@@ -35,20 +35,26 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   });
 }
 
+/** Everything a child has written so far, stdout and stderr apart. */
+function collectOutput(child: { stdout: NodeJS.ReadableStream | null; stderr: NodeJS.ReadableStream | null }) {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  return () => ({ stdout, stderr });
+}
+
 /** Runs `node bin/latchkey.js ...args` as a user would, optionally typing `input` on a piped stdin. */
 export async function runCli(args: string[], env: Record<string, string>, options: { input?: string } = {}): Promise<CliResult> {
   const child = spawn(process.execPath, ['bin/latchkey.js', ...args], { cwd: repoRoot, env: processEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   child.stdin.end(options.input ?? '');
   const exit = await exitOf(child);
-  return { ...exit, stdout, stderr };
+  return { ...exit, ...output() };
 }
 
 /** The non-empty lines of a stream's output. */
@@ -76,14 +82,7 @@ export function spawnServer(env: Record<string, string>, port: number): ServerPr
     env: processEnv({ PORT: String(port), ISSUER: issuer, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const output = collectOutput(child);
   const exited = exitOf(child);
   const signal = (name: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(name);
@@ -94,7 +93,7 @@ export function spawnServer(env: Record<string, string>, port: number): ServerPr
     port,
     pid: child.pid!,
     exited,
-    output: () => ({ stdout, stderr }),
+    output,
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
   };

@@ -19,6 +19,7 @@ import {
   idTokenHeader,
   leftHalfHash,
   longState,
+  redeemAgain,
   serverMetadata,
   verifyIdToken,
 } from '../../helpers/conformance.js';
@@ -271,12 +272,7 @@ test('oidcc-codereuse: a code redeemed twice is refused with invalid_grant and w
   const { user, rp, callback, request, tokens } = await signedIn();
   t.is((await oidc.fetchUserInfo(rp.config, tokens.access_token, user.id)).sub, user.id, 'the access token works before the reuse');
 
-  const reuse = await postWithBasic(endpoint(rp, 'token_endpoint'), rp, {
-    grant_type: 'authorization_code',
-    code: callback.searchParams.get('code')!,
-    redirect_uri: rp.redirectUri,
-    code_verifier: request.codeVerifier,
-  });
+  const reuse = await redeemAgain(rp, callback, request);
   t.is(reuse.status, 400);
   t.regex(reuse.headers.get('content-type') ?? '', /^application\/json/);
   const body = (await reuse.json()) as { error: string; error_description?: string };

@@ -7,7 +7,7 @@ import test from 'ava';
 import * as oidc from 'openid-client';
 import { Browser } from '../../helpers/browser.js';
 import { advanceClock, resetClock } from '../../helpers/clock.js';
-import { endpoint, entropyBits, idTokenClaims } from '../../helpers/conformance.js';
+import { endpoint, entropyBits, idTokenClaims, redeemAgain } from '../../helpers/conformance.js';
 import {
   authorizationRequest,
   createTestUser,
@@ -110,12 +110,7 @@ test.serial('oidcc-codereuse-30seconds: a code redeemed again 30 seconds later i
   advanceClock(30);
   // Still within the code's lifetime, so the refusal is for reuse, not expiry.
   t.is((await oidc.fetchUserInfo(rp.config, tokens.access_token, user.id)).sub, user.id);
-  const reuse = await postWithBasic(endpoint(rp, 'token_endpoint'), rp, {
-    grant_type: 'authorization_code',
-    code: callback.searchParams.get('code')!,
-    redirect_uri: rp.redirectUri,
-    code_verifier: request.codeVerifier,
-  });
+  const reuse = await redeemAgain(rp, callback, request);
   t.is(reuse.status, 400);
   t.regex(reuse.headers.get('content-type') ?? '', /^application\/json/);
   t.is(((await reuse.json()) as { error: string }).error, 'invalid_grant');
