@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import test from 'ava';
 import { controlSocketPath } from '../../src/control/socket.js';
-import { lockPath } from '../../src/db/data-dir-lock.js';
+import { lockOwner } from '../../src/db/data-dir-lock.js';
 import { Browser } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { lines, runCli, spawnServer, startServerProcess, type CliResult, type ServerProcess } from '../helpers/processes.js';
@@ -65,7 +65,7 @@ async function postForm(url: string, authorization: string, fields: Record<strin
 test.serial('with no server running, the CLI opens the data dir itself and lets go of it when done', async (t) => {
   const user = parse(await cli(['users', 'create', '--email', 'offline@example.com', '--password', 'offline-password', '--json']));
   t.is(user.email, 'offline@example.com');
-  t.false(await exists(lockPath(dataDir)), 'the CLI left its lock behind');
+  t.is(await lockOwner(dataDir), undefined, 'the CLI left its lock behind');
   t.false(await exists(controlSocketPath(dataDir)));
 });
 
@@ -132,12 +132,14 @@ test.serial('a second server on the same data dir stops at once with one line na
   t.is(discovery.status, 200);
 });
 
-test.serial('after kill -9 a new server takes over the stale lock and tokens issued before still work', async (t) => {
+test.serial('after kill -9 a new server starts on the data dir and tokens issued before still work', async (t) => {
   t.truthy(worker, 'needs the token from the earlier step');
+  t.deepEqual(await lockOwner(dataDir), { pid: server.pid, holder: 'server' });
   const killed = await server.kill();
   t.is(killed.signal, 'SIGKILL');
-  // What a crash leaves behind: a lock naming a dead process and a dead socket.
-  t.true(await exists(lockPath(dataDir)));
+  // What a crash leaves behind: a dead control socket file. The lock died with the process.
+  t.true(await exists(controlSocketPath(dataDir)));
+  t.is(await lockOwner(dataDir), undefined);
 
   server = await startServer(server.port);
   const introspection = await postForm(`${server.issuer}/token/introspection`, basic(worker.clientId, worker.clientSecret), {
@@ -156,6 +158,6 @@ test.serial('after kill -9 a new server takes over the stale lock and tokens iss
 test.serial('a server stopped with SIGTERM exits 0 and frees the data dir', async (t) => {
   const exit = await server.stop();
   t.deepEqual(exit, { code: 0, signal: null });
-  t.false(await exists(lockPath(dataDir)));
+  t.is(await lockOwner(dataDir), undefined);
   t.false(await exists(controlSocketPath(dataDir)));
 });
