@@ -31,6 +31,20 @@ function restore(stored: StoredPayload, id: string | undefined): AdapterPayload 
   return payload;
 }
 
+/**
+ * The payload minus what would let a reader act as someone: the artifact's own id (`jti`), and
+ * the session id oidc-provider copies into an Interaction (`session.cookie`, which it never reads back).
+ */
+function storable(payload: AdapterPayload): Record<string, unknown> {
+  const { jti: _jti, consumed: _consumed, ...rest } = payload;
+  const session = rest.session as Record<string, unknown> | undefined;
+  if (session && typeof session === 'object' && 'cookie' in session) {
+    const { cookie: _cookie, ...sessionWithoutCookie } = session;
+    return { ...rest, session: sessionWithoutCookie };
+  }
+  return rest;
+}
+
 function optionalString(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
@@ -85,9 +99,8 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-      const { jti: _jti, consumed: _consumed, ...rest } = payload;
       await upsertPayload(db, this.key(id), {
-        payload: rest,
+        payload: storable(payload),
         grantId: optionalString(payload.grantId),
         userCode: optionalString(payload.userCode),
         uid: optionalString(payload.uid),
