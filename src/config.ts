@@ -8,15 +8,25 @@ const boolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'accepts true or false' })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
-const duration = (what: string) =>
-  z.string().transform((value, ctx) => {
-    const seconds = parseDuration(value);
-    if (seconds === undefined || seconds <= 0) {
-      ctx.addIssue({ code: 'custom', message: `accepts a ${what} such as 30s, 15m, 1h or 14d` });
-      return z.NEVER;
-    }
-    return seconds;
-  });
+/** Token lifetimes: whole seconds, as the provider counts them. */
+const lifetime = z.string().transform((value, ctx) => {
+  const seconds = parseDuration(value);
+  if (seconds === undefined || seconds < 1 || !Number.isInteger(seconds)) {
+    ctx.addIssue({ code: 'custom', message: 'accepts a whole number of seconds, minutes, hours or days, such as 30s, 15m, 1h or 14d' });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
+/** Background intervals may be shorter than a second (tests poll every 100ms). */
+const interval = z.string().transform((value, ctx) => {
+  const seconds = parseDuration(value);
+  if (seconds === undefined || seconds < 0.01) {
+    ctx.addIssue({ code: 'custom', message: 'accepts a duration such as 500ms, 1s or 5m' });
+    return z.NEVER;
+  }
+  return seconds;
+});
 
 const integer = (min: number, max: number) =>
   z
@@ -38,8 +48,13 @@ const url = (what: string, protocols: string[]) =>
   );
 
 const envSchema = z.object({
-  PORT: integer(0, 65535).default(3000),
-  ISSUER: url('an http(s) URL such as https://id.example.com', ['http:', 'https:']).optional(),
+  PORT: integer(1, 65535).default(3000),
+  // Latchkey serves the provider at the root of its origin, so the issuer has no path.
+  ISSUER: url('an http(s) URL such as https://id.example.com', ['http:', 'https:'])
+    .refine((value) => ['', '/'].includes(new URL(value).pathname) && !new URL(value).search && !new URL(value).hash, {
+      message: 'accepts an origin without a path, query or fragment, such as https://id.example.com',
+    })
+    .optional(),
   DATABASE_URL: url('a postgres:// URL', ['postgres:', 'postgresql:']).optional(),
   LATCHKEY_DATA_DIR: z.string().min(1, { message: 'accepts a directory path' }).default('./data'),
   LATCHKEY_LOG_LEVEL: z
@@ -48,17 +63,17 @@ const envSchema = z.object({
     })
     .default('info'),
   LATCHKEY_TRUST_PROXY: boolean.default(false),
-  LATCHKEY_ACCESS_TOKEN_TTL: duration('duration').default(3600),
-  LATCHKEY_ID_TOKEN_TTL: duration('duration').default(3600),
-  LATCHKEY_REFRESH_TOKEN_TTL: duration('duration').default(14 * 86400),
+  LATCHKEY_ACCESS_TOKEN_TTL: lifetime.default(3600),
+  LATCHKEY_ID_TOKEN_TTL: lifetime.default(3600),
+  LATCHKEY_REFRESH_TOKEN_TTL: lifetime.default(14 * 86400),
   LATCHKEY_ARGON2_MEMORY_KIB: integer(1024, 4 * 1024 * 1024).default(19456),
   LATCHKEY_ARGON2_TIME: integer(1, 100).default(2),
   LATCHKEY_ARGON2_PARALLELISM: integer(1, 64).default(1),
   LATCHKEY_ENV: z
     .enum(['development', 'production', 'test'], { message: 'accepts development, production or test' })
     .optional(),
-  LATCHKEY_CACHE_POLL_INTERVAL: duration('duration').default(1),
-  LATCHKEY_CLEANUP_INTERVAL: duration('duration').default(300),
+  LATCHKEY_CACHE_POLL_INTERVAL: interval.default(1),
+  LATCHKEY_CLEANUP_INTERVAL: interval.default(300),
 });
 
 export type Environment = 'development' | 'production' | 'test';

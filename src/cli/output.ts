@@ -10,10 +10,6 @@ export function printResult(result: unknown, options: { json: boolean; human: (r
   }
 }
 
-export function printMessage(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
 export class UsageError extends Error {
   override name = 'UsageError';
 }
@@ -38,7 +34,7 @@ function flagFor(field: string): string {
 /** One line on stderr, never a stack; returns the exit code. */
 export function reportError(error: unknown): number {
   if (error instanceof UsageError) {
-    process.stderr.write(`error: ${error.message}\nRun "latchkey help" for usage.\n`);
+    process.stderr.write(`error: ${error.message} (see "latchkey help")\n`);
     return 2;
   }
   if (error instanceof LatchkeyError && error.details) {

@@ -29,7 +29,10 @@ export async function startControlServer(deps: Deps): Promise<ControlServer> {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       buffer += chunk;
-      if (buffer.length > MAX_REQUEST_BYTES) socket.destroy();
+      if (buffer.length > MAX_REQUEST_BYTES) {
+        socket.destroy();
+        return;
+      }
       const newline = buffer.indexOf('\n');
       if (newline === -1) return;
       const line = buffer.slice(0, newline);

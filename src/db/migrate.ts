@@ -31,8 +31,3 @@ export async function migrateLatest(db: Database): Promise<string[]> {
     return applied;
   });
 }
-
-export async function pendingMigrations(db: Database): Promise<string[]> {
-  const [, pending] = (await db.knex.migrate.list(migratorConfig)) as [unknown[], Array<{ file: string }>];
-  return pending.map((migration) => migration.file);
-}

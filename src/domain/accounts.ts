@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
 import { findUserByEmail, findUserById, insertUser, listUsers as selectUsers, type UserRow } from '../store/users.js';
-import { parseInput } from './validation.js';
+import { clampLimit, displayName, parseInput } from './validation.js';
 
 export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_LENGTH = 256;
@@ -20,7 +20,7 @@ const password = z
 
 const createUserInput = z.object({
   email,
-  name: z.string().trim().min(1, { message: 'must not be empty' }).max(200, { message: 'is too long' }).optional(),
+  name: displayName(200).optional(),
   password,
   emailVerified: z.boolean().default(false),
 });
@@ -40,7 +40,7 @@ export async function createUser(deps: Deps, input: CreateUserInput): Promise<Us
 
 export async function listUsers(deps: Deps, options: { limit?: number; email?: string } = {}): Promise<UserRow[]> {
   return selectUsers(deps.db.knex, {
-    limit: Math.min(Math.max(options.limit ?? 100, 1), 1000),
+    limit: clampLimit(options.limit),
     ...(options.email ? { email: options.email } : {}),
   });
 }

@@ -16,7 +16,7 @@ import { findResources } from '../store/resources.js';
 import { insertResourceRow, resourceIdentifier } from './resources.js';
 import { isOidcScope, isScopeToken, splitScopes } from './scopes.js';
 import { isOrigin, isRedirectUri } from './uris.js';
-import { parseInput } from './validation.js';
+import { clampLimit, displayName, parseInput } from './validation.js';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
@@ -26,7 +26,7 @@ const uriList = (check: (value: string) => boolean, message: string) =>
 
 const createClientInput = z
   .object({
-    name: z.string({ message: 'is required' }).trim().min(1, { message: 'is required' }).max(200, { message: 'is too long' }),
+    name: displayName(200),
     redirectUris: uriList(isRedirectUri, 'must be an absolute http(s) URL without a fragment'),
     postLogoutRedirectUris: uriList(isRedirectUri, 'must be an absolute http(s) URL without a fragment'),
     public: z.boolean().default(false),
@@ -139,7 +139,7 @@ export async function createClient(deps: Deps, input: CreateClientInput): Promis
 
 export async function listClients(deps: Deps, options: { limit?: number; name?: string } = {}): Promise<ClientRow[]> {
   return selectClients(deps.db.knex, {
-    limit: Math.min(Math.max(options.limit ?? 100, 1), 1000),
+    limit: clampLimit(options.limit),
     ...(options.name ? { name: options.name } : {}),
   });
 }

@@ -15,7 +15,9 @@ export function createPasswordHasher(settings: Config['argon2']): PasswordHasher
     timeCost: settings.time,
     parallelism: settings.parallelism,
   };
-  let dummy: Promise<string> | undefined;
+  // Made up front, so the first unknown-email sign-in costs one verify like every other.
+  const dummy = argon2.hash('latchkey-dummy-password', options);
+  dummy.catch(() => {});
   const hasher: PasswordHasher = {
     hash: (password) => argon2.hash(password, options),
     async verify(hash, password) {
@@ -27,7 +29,6 @@ export function createPasswordHasher(settings: Config['argon2']): PasswordHasher
       }
     },
     async verifyDummy(password) {
-      dummy ??= argon2.hash('latchkey-dummy-password', options);
       await hasher.verify(await dummy, password);
     },
   };

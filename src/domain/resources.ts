@@ -4,11 +4,11 @@ import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
 import { bumpChangeCounter } from '../store/change-counters.js';
 import { findClient } from '../store/clients.js';
-import { mapUniqueViolation } from '../store/db-errors.js';
+import { mapUniqueViolation } from '../store/sql.js';
 import { insertResource, listResources as selectResources, type ResourceRow } from '../store/resources.js';
 import { isOidcScope, isScopeToken, splitScopes } from './scopes.js';
 import { isResourceIdentifier } from './uris.js';
-import { parseInput } from './validation.js';
+import { clampLimit, parseInput } from './validation.js';
 
 export const apiScopes = z
   .union([z.string(), z.array(z.string())])
@@ -60,5 +60,5 @@ export async function insertResourceRow(trx: Knex, resource: Parameters<typeof i
 }
 
 export async function listResources(deps: Deps, options: { limit?: number } = {}): Promise<ResourceRow[]> {
-  return selectResources(deps.db.knex, { limit: Math.min(Math.max(options.limit ?? 100, 1), 1000) });
+  return selectResources(deps.db.knex, { limit: clampLimit(options.limit) });
 }

@@ -17,6 +17,8 @@ export function isOrigin(value: string): boolean {
 }
 
 function parse(value: string): URL | undefined {
+  // Control characters would be percent-encoded by URL but kept in the string we store.
+  if (/[\u0000-\u001f\u007f]/.test(value)) return undefined;
   try {
     return new URL(value);
   } catch {

@@ -1,5 +1,20 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { LatchkeyError, type ErrorDetails } from '../errors.js';
+
+/** A name people read: trimmed, not empty, no control characters (PostgreSQL text cannot hold NUL). */
+export function displayName(max: number) {
+  return z
+    .string({ message: 'is required' })
+    .trim()
+    .min(1, { message: 'is required' })
+    .max(max, { message: 'is too long' })
+    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { message: 'must not contain control characters' });
+}
+
+/** A page size within 1..1000, 100 when not given. */
+export function clampLimit(limit: number | undefined): number {
+  return Math.min(Math.max(limit ?? 100, 1), 1000);
+}
 
 /** Parses input with a zod schema; failures become `input.invalid` naming each bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {

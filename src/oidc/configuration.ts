@@ -70,13 +70,7 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
     scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
-    enabledJWA: {
-      idTokenSigningAlgValues: ['ES256', 'RS256'],
-      userinfoSigningAlgValues: ['ES256', 'RS256'],
-      introspectionSigningAlgValues: ['ES256', 'RS256'],
-      authorizationSigningAlgValues: ['ES256', 'RS256'],
-      requestObjectSigningAlgValues: ['ES256', 'RS256'],
-    },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'] },
     jwks: { keys: keys.signingKeys as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: keys.cookieSecrets,
@@ -140,7 +134,7 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    renderError: (ctx, out, error) => renderErrorPage(deps, ctx, out, error),
+    renderError: renderErrorPage,
     rotateRefreshToken: true,
     // OIDC Core §3.1.2.1: redirect_uri is required, even when the client registered only one.
     allowOmittingSingleRegisteredRedirectUri: false,

@@ -1,5 +1,4 @@
 import type { KoaContextWithOIDC, ErrorOut } from 'oidc-provider';
-import type { Deps } from '../deps.js';
 import { renderPage } from '../http/render.js';
 import { pageLanguage } from './locales.js';
 
@@ -18,8 +17,7 @@ const headings: Record<string, string> = {
  * The provider's error page (oidc-provider `renderError`): shown instead of a redirect when
  * the redirect_uri cannot be trusted, so it never sends the browser anywhere itself.
  */
-export async function renderErrorPage(deps: Deps, ctx: KoaContextWithOIDC, out: ErrorOut, error: unknown): Promise<void> {
-  if (ctx.status >= 500) deps.log.error({ err: error }, 'provider error');
+export async function renderErrorPage(ctx: KoaContextWithOIDC, out: ErrorOut): Promise<void> {
   const code = String(out.error ?? 'server_error');
   ctx.type = 'html';
   ctx.body = await renderPage('error', { title: 'Error', lang: pageLanguage(ctx.oidc?.params?.ui_locales) }, {

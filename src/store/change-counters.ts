@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toNumber } from './db-errors.js';
+import { toNumber } from './sql.js';
 
 export type ChangeTopic = 'clients' | 'resources' | 'keys';
 

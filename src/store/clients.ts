@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { containsPattern, isStorableKey } from './sql.js';
 
 /** Client metadata as oidc-provider reads it (RFC 7591 names), without id and secret. */
 export interface ClientMetadata {
@@ -81,6 +82,7 @@ export async function insertClient(
 }
 
 export async function findClient(db: Knex, clientId: string): Promise<ClientRow | undefined> {
+  if (!isStorableKey(clientId)) return undefined;
   const row = await db<ClientColumns>('clients').where({ client_id: clientId }).first();
   if (!row) return undefined;
   const access = await db<ClientResourceColumns>('client_resources').where({ client_id: clientId });
@@ -88,8 +90,9 @@ export async function findClient(db: Knex, clientId: string): Promise<ClientRow 
 }
 
 export async function listClients(db: Knex, options: { limit: number; name?: string }): Promise<ClientRow[]> {
+  if (options.name && !isStorableKey(options.name)) return [];
   const query = db<ClientColumns>('clients').orderBy([{ column: 'created_at' }, { column: 'client_id' }]).limit(options.limit);
-  if (options.name) query.whereILike('name', `%${options.name.replace(/[\\%_]/g, (match) => `\\${match}`)}%`);
+  if (options.name) query.whereILike('name', containsPattern(options.name));
   const rows = await query;
   if (rows.length === 0) return [];
   const access = await db<ClientResourceColumns>('client_resources').whereIn(
@@ -100,6 +103,7 @@ export async function listClients(db: Knex, options: { limit: number; name?: str
 }
 
 export async function deleteClient(db: Knex, clientId: string): Promise<boolean> {
+  if (!isStorableKey(clientId)) return false;
   // `returning` rather than the affected-row count, which PGlite's Knex dialect does not give for deletes.
   return (await db('clients').where({ client_id: clientId }).delete().returning('client_id')).length > 0;
 }

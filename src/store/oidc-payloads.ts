@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isStorableKey } from './sql.js';
 
 export type Payload = Record<string, unknown>;
 
@@ -68,11 +69,13 @@ export async function findPayload(db: Knex, key: PayloadKey, now: Date): Promise
 }
 
 export async function findPayloadByUid(db: Knex, model: string, uid: string, now: Date): Promise<StoredPayload | undefined> {
+  if (!isStorableKey(uid)) return undefined;
   const row = await live(db, model, now).andWhere({ uid }).first();
   return row ? fromColumns(row) : undefined;
 }
 
 export async function findPayloadByUserCode(db: Knex, model: string, userCode: string, now: Date): Promise<StoredPayload | undefined> {
+  if (!isStorableKey(userCode)) return undefined;
   const row = await live(db, model, now).andWhere({ user_code: userCode }).first();
   return row ? fromColumns(row) : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { toNumber } from './db-errors.js';
+import { isStorableKey, toNumber } from './sql.js';
 
 export type AccessTokenFormat = 'jwt' | 'opaque';
 
@@ -49,6 +49,7 @@ export async function insertResource(
 }
 
 export async function findResource(db: Knex, identifier: string): Promise<ResourceRow | undefined> {
+  if (!isStorableKey(identifier)) return undefined;
   const row = await db<ResourceColumns>('resources').where({ identifier }).first();
   return row ? fromColumns(row) : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { mapUniqueViolation } from './db-errors.js';
+import { containsPattern, isStorableKey, mapUniqueViolation } from './sql.js';
 
 export interface UserRow {
   id: string;
@@ -60,21 +60,15 @@ export async function findUserById(db: Knex, id: string): Promise<UserRow | unde
 }
 
 export async function findUserByEmail(db: Knex, email: string): Promise<UserRow | undefined> {
+  if (!isStorableKey(email)) return undefined;
   const row = await db<UserColumns>('users').whereRaw('lower(email) = lower(?)', [email]).first();
   return row ? fromColumns(row) : undefined;
 }
 
 /** Oldest first, so a listing reads in the order users were created. */
 export async function listUsers(db: Knex, options: { limit: number; email?: string }): Promise<UserRow[]> {
+  if (options.email && !isStorableKey(options.email)) return [];
   const query = db<UserColumns>('users').orderBy([{ column: 'created_at' }, { column: 'id' }]).limit(options.limit);
-  if (options.email) query.whereRaw('lower(email) LIKE ?', [`%${escapeLike(options.email.toLowerCase())}%`]);
+  if (options.email) query.whereRaw('lower(email) LIKE ?', [containsPattern(options.email.toLowerCase())]);
   return (await query).map(fromColumns);
-}
-
-export async function updateUserPasswordHash(db: Knex, id: string, passwordHash: string): Promise<void> {
-  await db('users').where({ id }).update({ password_hash: passwordHash, updated_at: db.fn.now() });
-}
-
-function escapeLike(value: string): string {
-  return value.replace(/[\\%_]/g, (match) => `\\${match}`);
 }

@@ -44,17 +44,17 @@ test('durations read as seconds, minutes, hours or days', (t) => {
     LATCHKEY_ACCESS_TOKEN_TTL: '30s',
     LATCHKEY_ID_TOKEN_TTL: '15m',
     LATCHKEY_REFRESH_TOKEN_TTL: '14d',
-    LATCHKEY_CACHE_POLL_INTERVAL: '1h',
+    LATCHKEY_CACHE_POLL_INTERVAL: '250ms',
   });
   t.is(config.tokens.accessTtl, 30);
   t.is(config.tokens.idTtl, 15 * 60);
   t.is(config.tokens.refreshTtl, 14 * 86400);
-  t.is(config.cache.pollIntervalMs, 3600 * 1000);
+  t.is(config.cache.pollIntervalMs, 250);
 });
 
 test('a trailing slash on ISSUER is dropped', (t) => {
   t.is(loadConfig({ ISSUER: 'https://id.example.com/' }).http.issuer, 'https://id.example.com');
-  t.is(loadConfig({ ISSUER: 'https://id.example.com/tenant/' }).http.issuer, 'https://id.example.com/tenant');
+  t.is(loadConfig({ ISSUER: 'https://id.example.com:8443' }).http.issuer, 'https://id.example.com:8443');
 });
 
 test('the configuration cannot be changed once loaded', (t) => {
@@ -86,6 +86,12 @@ const badValues: Array<[string, string]> = [
   ['LATCHKEY_LOG_LEVEL', 'loud'],
   ['LATCHKEY_TRUST_PROXY', 'maybe'],
   ['LATCHKEY_ACCESS_TOKEN_TTL', 'soon'],
+  ['LATCHKEY_ACCESS_TOKEN_TTL', '1500ms'],
+  ['LATCHKEY_ID_TOKEN_TTL', '1.5s'],
+  ['LATCHKEY_CACHE_POLL_INTERVAL', 'often'],
+  ['PORT', '0'],
+  // The provider is served at the root of the origin; a path would advertise endpoints outside the issuer.
+  ['ISSUER', 'https://id.example.com/tenant'],
   ['LATCHKEY_ARGON2_TIME', '0'],
   ['LATCHKEY_ENV', 'staging'],
 ];

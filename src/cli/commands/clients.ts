@@ -1,9 +1,9 @@
 import type { Config } from '../../config.js';
+import type { GrantType } from '../../domain/clients.js';
 import { commaList, parse, positiveInteger, required } from '../args.js';
 import { fields, printResult, table, UsageError } from '../output.js';
 import { execute } from '../runner.js';
 
-type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials';
 type AuthMethod = 'client_secret_basic' | 'client_secret_post';
 
 export async function clientsCommand(config: Config, [sub, ...argv]: string[]): Promise<void> {

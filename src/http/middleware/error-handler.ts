@@ -20,7 +20,7 @@ function asLatchkeyError(caught: unknown): LatchkeyError {
 /**
  * Turns every error into a readable answer: a page for browsers, `{ error, error_description,
  * code, details }` for API clients. Unknown errors are logged with their stack and shown as a
- * plain 500 with the request id, never the stack itself.
+ * plain 500, never the stack itself.
  */
 export function errorHandler(log: Logger) {
   return async (ctx: Context, next: Next) => {

@@ -16,3 +16,16 @@ export async function mapUniqueViolation<T>(work: Promise<T>, code: ErrorCode, f
 export function toNumber(value: unknown): number {
   return typeof value === 'number' ? value : Number(value);
 }
+
+/**
+ * PostgreSQL text cannot hold a NUL byte and rejects a query that carries one. Keys arrive
+ * from requests, so a lookup by such a key finds nothing instead of failing.
+ */
+export function isStorableKey(value: string): boolean {
+  return !value.includes('\0');
+}
+
+/** A LIKE pattern that matches `value` anywhere, with its own wildcards taken literally. */
+export function containsPattern(value: string): string {
+  return `%${value.replace(/[\\%_]/g, (match) => `\\${match}`)}%`;
+}
