@@ -21,13 +21,28 @@ export interface RunningServer {
 export async function startServer(deps: Deps, options: { host?: string } = {}): Promise<RunningServer> {
   await migrateLatest(deps.db);
   await ensureKeys(deps);
-  const provider = createProvider(deps, await loadKeys(deps));
+  let provider = createProvider(deps, await loadKeys(deps));
   const app = await createApp(deps, () => provider);
+
+  // oidc-provider reads its keys only when built: a key change anywhere rebuilds it here, and
+  // requests move to the new one as soon as it is ready. Rebuilds run one after another.
+  let rebuilding = Promise.resolve();
+  const rebuildProvider = () => {
+    rebuilding = rebuilding
+      .then(async () => {
+        provider = createProvider(deps, await loadKeys(deps));
+        deps.log.info('signing keys changed; the provider now uses the new set');
+      })
+      .catch((error: unknown) => deps.log.error({ err: error }, 'could not load the new signing keys; keeping the current ones'));
+  };
 
   const feed = startChangeFeed(deps.db.knex, {
     intervalMs: deps.config.cache.pollIntervalMs,
     log: deps.log,
-    onChange: (topic) => deps.catalog.invalidate(topic),
+    onChange: (topic) => {
+      if (topic === 'keys') rebuildProvider();
+      else deps.catalog.invalidate(topic);
+    },
   });
   const sweeper = startSweeper(deps);
   let control: ControlServer | undefined;

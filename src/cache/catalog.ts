@@ -11,7 +11,7 @@ import { findResource, type ResourceRow } from '../store/resources.js';
 export interface Catalog {
   client(clientId: string): Promise<ClientRow | undefined>;
   resource(identifier: string): Promise<ResourceRow | undefined>;
-  invalidate(topic: ChangeTopic): void;
+  invalidate(topic: Exclude<ChangeTopic, 'keys'>): void;
 }
 
 export function createCatalog(db: Knex): Catalog {
@@ -33,8 +33,7 @@ export function createCatalog(db: Knex): Catalog {
     client: (clientId) => memo(clients, clientId, () => findClient(db, clientId)),
     resource: (identifier) => memo(resources, identifier, () => findResource(db, identifier)),
     invalidate(topic) {
-      if (topic === 'clients') clients.clear();
-      if (topic === 'resources') resources.clear();
+      (topic === 'clients' ? clients : resources).clear();
     },
   };
 }
