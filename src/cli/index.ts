@@ -19,7 +19,7 @@ const usage = `Usage: latchkey <command> [options]
   clients list [--name N] [--limit N] [--json]
   clients delete CLIENT_ID [--json]
   resources create --identifier URI --scope "a b" [--format jwt|opaque]
-                   [--introspection-client CLIENT_ID] [--json]
+                   [--access-token-ttl 5m] [--introspection-client CLIENT_ID] [--json]
   resources list [--limit N] [--json]
 
 Configuration comes from environment variables (see the README).`;

@@ -108,7 +108,7 @@ export async function createClient(deps: Deps, input: CreateClientInput): Promis
         });
       }
       // A new API is registered with the defaults: JWT access tokens and the scopes asked for.
-      await insertResourceRow(trx, { identifier, scopes: requestedApiScopes, accessTokenFormat: 'jwt', introspectionClientId: null });
+      await insertResourceRow(trx, { identifier, scopes: requestedApiScopes, accessTokenFormat: 'jwt', accessTokenTtl: null, introspectionClientId: null });
       access.push({ identifier, scopes: requestedApiScopes });
     }
     const granted = new Set(access.flatMap((entry) => entry.scopes));

@@ -28,6 +28,7 @@ const createResourceInput = z.object({
   identifier: resourceIdentifier,
   scopes: apiScopes.refine((scopes) => scopes.length > 0, { message: 'must name at least one scope' }),
   accessTokenFormat: z.enum(['jwt', 'opaque'], { message: 'must be jwt or opaque' }).default('jwt'),
+  accessTokenTtl: z.number().int({ message: 'must be whole seconds' }).min(1, { message: 'must be at least one second' }).max(86400, { message: 'must be at most a day' }).optional(),
   introspectionClientId: z.string().min(1).optional(),
 });
 
@@ -45,6 +46,7 @@ export async function createResource(deps: Deps, input: CreateResourceInput): Pr
       identifier: parsed.identifier,
       scopes: parsed.scopes,
       accessTokenFormat: parsed.accessTokenFormat,
+      accessTokenTtl: parsed.accessTokenTtl ?? null,
       introspectionClientId: parsed.introspectionClientId ?? null,
     });
   });

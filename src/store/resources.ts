@@ -35,13 +35,14 @@ function fromColumns(row: ResourceColumns): ResourceRow {
 
 export async function insertResource(
   db: Knex,
-  resource: { identifier: string; scopes: string[]; accessTokenFormat: AccessTokenFormat; introspectionClientId: string | null },
+  resource: { identifier: string; scopes: string[]; accessTokenFormat: AccessTokenFormat; accessTokenTtl: number | null; introspectionClientId: string | null },
 ): Promise<ResourceRow> {
   const [row] = await db<ResourceColumns>('resources')
     .insert({
       identifier: resource.identifier,
       scopes: JSON.stringify(resource.scopes),
       access_token_format: resource.accessTokenFormat,
+      access_token_ttl: resource.accessTokenTtl,
       introspection_client_id: resource.introspectionClientId,
     })
     .returning('*');

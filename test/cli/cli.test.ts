@@ -251,6 +251,8 @@ test('resources create registers an API with opaque tokens and its introspection
       'opaque',
       '--introspection-client',
       introspector,
+      '--access-token-ttl',
+      '5m',
       '--json',
     ]),
   );
@@ -258,6 +260,7 @@ test('resources create registers an API with opaque tokens and its introspection
   t.is(resource.scope, 'a b');
   t.is(resource.access_token_format, 'opaque');
   t.is(resource.introspection_client_id, introspector);
+  t.is(resource.access_token_ttl, 300);
 });
 
 // The domain checks the values after the database is open; flag parsing comes before it.
@@ -270,6 +273,12 @@ const badArguments: Array<{ name: string; args: string[]; mentions: string; open
     args: ['resources', 'create', '--identifier', 'https://fmt.example', '--scope', 'a', '--format', 'xml'],
     mentions: '--format',
     opensDatabase: true,
+  },
+  {
+    name: 'a lifetime that is not whole seconds',
+    args: ['resources', 'create', '--identifier', 'https://ttl.example', '--scope', 'a', '--access-token-ttl', '1500ms'],
+    mentions: '--access-token-ttl',
+    opensDatabase: false,
   },
   { name: 'an unknown command', args: ['frobnicate'], mentions: 'frobnicate', opensDatabase: false },
 ];

@@ -84,6 +84,16 @@ test('with a resource a machine client gets an ES256 at+jwt for that API carryin
   t.is(payload.exp! - payload.iat!, server.config.tokens.accessTtl);
 });
 
+test('an API with its own access token lifetime gets tokens that live exactly that long', async (t) => {
+  const api = apiIdentifier();
+  await createResource(server.deps, { identifier: api, scopes: ['short:read'], accessTokenTtl: 300 });
+  const client = await machineClient({ resources: [api], scope: 'short:read' });
+  const tokens = await oidc.clientCredentialsGrant(client.config, { resource: api, scope: 'short:read' });
+  t.is(tokens.expires_in, 300);
+  const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(client.config.serverMetadata().jwks_uri!)), { audience: api });
+  t.is(payload.exp! - payload.iat!, 300);
+});
+
 test('an unregistered resource is refused with invalid_target', async (t) => {
   const client = await machineClient();
   const response = await postWithBasic(tokenEndpoint, client, {
