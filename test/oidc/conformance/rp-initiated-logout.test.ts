@@ -203,3 +203,16 @@ function endSessionUrl(rp: RelyingParty, params: Record<string, string>): URL {
   for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
   return url;
 }
+
+test('oidcc-rp-initiated-logout-discovery-endpoint-verification: discovery advertises an end_session_endpoint under the issuer that answers', async (t) => {
+  const response = await fetch(`${server.issuer}/.well-known/openid-configuration`);
+  t.is(response.status, 200);
+  const metadata = (await response.json()) as Record<string, unknown>;
+  t.is(metadata.issuer, server.issuer);
+  const endSession = metadata.end_session_endpoint;
+  t.is(typeof endSession, 'string');
+  t.true((endSession as string).startsWith(`${server.issuer}/`));
+  // For a signed-in browser it asks to confirm rather than failing.
+  const { browser, rp } = await signedIn();
+  assertConfirmation(t, await openEndSession(browser, rp, {}));
+});
