@@ -1,5 +1,4 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { startChangeFeed } from './cache/change-feed.js';
 import { startControlServer, type ControlServer } from './control/socket.js';
@@ -10,7 +9,6 @@ import { createProvider } from './oidc/provider.js';
 import { startSweeper } from './oidc/sweeper.js';
 
 export interface RunningServer {
-  readonly url: string;
   close(): Promise<void>;
 }
 
@@ -59,10 +57,7 @@ export async function startServer(deps: Deps, options: { host?: string } = {}): 
     await control?.close();
     throw error;
   }
-  const { port } = server.address() as AddressInfo;
-
   return {
-    url: `http://localhost:${port}`,
     async close() {
       feed.stop();
       sweeper.stop();

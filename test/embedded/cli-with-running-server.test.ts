@@ -95,6 +95,21 @@ test.serial('while a server runs, the CLI works through its owner-only control s
   worker = { clientId, clientSecret, accessToken: token.body.access_token as string };
 });
 
+test.serial('through the control socket, bad input still fails with one line naming the flag', async (t) => {
+  for (const [args, mentions] of [
+    [['clients', 'create', '--name', 'Bad', '--redirect-uri', 'not-a-url'], '--redirect-uri'],
+    [['users', 'create', '--email', 'offline@example.com', '--password', 'another-password'], 'already'],
+    [['clients', 'delete', 'no-such-client'], 'no-such-client'],
+  ] as const) {
+    const result = await cli([...args]);
+    t.not(result.code, 0);
+    t.is(result.stdout, '');
+    const [line, ...rest] = lines(result.stderr);
+    t.deepEqual(rest, [], result.stderr);
+    t.true(line?.startsWith('error: ') && line.includes(mentions), result.stderr);
+  }
+});
+
 test.serial('a user and a client created with the CLI while the server runs can sign in at once', async (t) => {
   const user = parse(await cli(['users', 'create', '--email', 'online@example.com', '--name', 'Online', '--password', 'online-password', '--json']));
   const client = parse(
