@@ -6,7 +6,8 @@ import { findResource, type ResourceRow } from '../store/resources.js';
 /**
  * Per-process cache of what every token request reads: clients and resources. Entries are
  * dropped when this process changes them and when the change feed sees another process did.
- * Misses are cached too, so a flood of unknown client ids costs one query each per change.
+ * Only what exists is kept: ids and indicators come from requests, and remembering every
+ * unknown one would let anyone grow this process's memory without bound.
  */
 export interface Catalog {
   client(clientId: string): Promise<ClientRow | undefined>;
@@ -23,8 +24,11 @@ export function createCatalog(db: Knex): Catalog {
     if (!entry) {
       entry = load();
       map.set(key, entry);
-      // A failed load (database down) must not be remembered.
-      entry.catch(() => map.delete(key));
+      // Neither a miss nor a failed load (database down) is remembered.
+      entry.then(
+        (found) => found === undefined && map.get(key) === entry && map.delete(key),
+        () => map.get(key) === entry && map.delete(key),
+      );
     }
     return entry;
   }
