@@ -3,7 +3,7 @@ import { callControlServer } from '../control/socket.js';
 import { runOperation, type OperationInput, type OperationName } from '../control/operations.js';
 import { lockOwner } from '../db/data-dir-lock.js';
 import { migrateLatest } from '../db/migrate.js';
-import { createDeps } from '../deps.js';
+import { createDeps, type Deps } from '../deps.js';
 import { createLogger } from '../log.js';
 
 /**
@@ -16,11 +16,18 @@ export async function execute<N extends OperationName>(config: Config, name: N, 
     const owner = await lockOwner(config.db.dataDir);
     if (owner?.holder === 'server') return callControlServer(config.db.dataDir, name, input);
   }
+  return withOwnDatabase(config, async (deps) => {
+    await migrateLatest(deps.db);
+    return runOperation(deps, name, input);
+  });
+}
+
+/** Opens the database for this CLI process (logging warnings to stderr only), runs `work`, closes it. */
+export async function withOwnDatabase<T>(config: Config, work: (deps: Deps) => Promise<T>): Promise<T> {
   const log = createLogger({ log: { level: 'warn', pretty: false } }, process.stderr);
   const deps = await createDeps(config, { log, lockHolder: 'cli' });
   try {
-    await migrateLatest(deps.db);
-    return await runOperation(deps, name, input);
+    return await work(deps);
   } finally {
     await deps.db.close();
   }

@@ -29,7 +29,7 @@ export const operations = {
 export type OperationName = keyof typeof operations;
 export type OperationInput<N extends OperationName> = Parameters<(typeof operations)[N]>[1];
 
-export function isOperationName(value: unknown): value is OperationName {
+function isOperationName(value: unknown): value is OperationName {
   return typeof value === 'string' && Object.hasOwn(operations, value);
 }
 
