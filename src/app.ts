@@ -1,4 +1,6 @@
 import Koa from 'koa';
+import { adminApiRouter } from './admin/api/router.js';
+import { adminConsoleRouter } from './admin/console/router.js';
 import type { Deps } from './deps.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler } from './http/middleware/error-handler.js';
@@ -17,6 +19,10 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
   app.use(assets.routes());
   const interactions = interactionsRouter(deps, provider);
   app.use(interactions.routes()).use(interactions.allowedMethods());
+  const adminApi = adminApiRouter(deps, provider);
+  app.use(adminApi.routes()).use(adminApi.allowedMethods());
+  const adminConsole = adminConsoleRouter(deps, provider);
+  app.use(adminConsole.routes()).use(adminConsole.allowedMethods());
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   app.use(async (ctx) => {
     const current = provider();

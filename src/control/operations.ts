@@ -1,29 +1,78 @@
+import {
+  auditEventJson,
+  clientJson,
+  grantJson,
+  initialAccessTokenJson,
+  pageJson,
+  resourceJson,
+  userJson,
+} from '../admin/shapes.js';
 import type { Deps } from '../deps.js';
-import { createUser, listUsers } from '../domain/accounts.js';
-import { createClient, deleteClient, listClients } from '../domain/clients.js';
-import { createResource, listResources } from '../domain/resources.js';
+import { cliActor, listAuditEvents, type AuditQuery } from '../domain/audit.js';
+import { createClient, deleteClient, getClient, listClients, rotateClientSecret, updateClient, type ClientWithSecret } from '../domain/clients.js';
+import { listUserGrants, revokeGrant } from '../domain/grants.js';
+import { createInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken } from '../domain/initial-access-tokens.js';
+import type { PageRequest } from '../domain/pagination.js';
+import { createResource, deleteResource, getResource, listResources, updateResource } from '../domain/resources.js';
+import { createUser, deleteUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../domain/users.js';
 import { LatchkeyError } from '../errors.js';
-import { clientJson, resourceJson, userJson } from './shapes.js';
+
+type Second<F> = F extends (deps: Deps, actor: never, input: infer I) => unknown ? I : never;
+
+function withSecret({ client, clientSecret }: ClientWithSecret) {
+  return { ...clientJson(client), ...(clientSecret ? { client_secret: clientSecret } : {}) };
+}
 
 /**
  * What the CLI can do to the data. The same functions run in the CLI's own process (when it
- * opens the database itself) and in a running server (through the control socket), so both
- * paths behave and answer alike. Inputs are already-validated-by-domain plain objects.
+ * opens the database itself) and in a running server (through the control socket, which only
+ * the data dir's owner can reach), so both paths behave and answer alike. The actor is the
+ * operating-system user either way.
  */
 export const operations = {
-  'users.create': async (deps: Deps, input: Parameters<typeof createUser>[1]) => userJson(await createUser(deps, input)),
-  'users.list': async (deps: Deps, input: { limit?: number; email?: string }) => (await listUsers(deps, input)).map(userJson),
-  'clients.create': async (deps: Deps, input: Parameters<typeof createClient>[1]) => {
-    const { client, clientSecret } = await createClient(deps, input);
-    return { ...clientJson(client), ...(clientSecret ? { client_secret: clientSecret } : {}) };
+  'users.create': async (deps: Deps, input: Second<typeof createUser>) => userJson(await createUser(deps, cliActor(), input)),
+  'users.get': async (deps: Deps, input: { id: string }) => userJson(await getUser(deps, input.id)),
+  'users.list': async (deps: Deps, input: PageRequest & { email?: string }) => pageJson(await listUsers(deps, input), userJson),
+  'users.update': async (deps: Deps, input: { id: string; changes: Parameters<typeof updateUser>[3] }) =>
+    userJson(await updateUser(deps, cliActor(), input.id, input.changes)),
+  'users.set-password': async (deps: Deps, input: { id: string; password: string }) =>
+    userJson(await setUserPassword(deps, cliActor(), input.id, { password: input.password })),
+  'users.disable': async (deps: Deps, input: { id: string }) => userJson(await disableUser(deps, cliActor(), input.id)),
+  'users.enable': async (deps: Deps, input: { id: string }) => userJson(await enableUser(deps, cliActor(), input.id)),
+  'users.delete': async (deps: Deps, input: { id: string }) => {
+    await deleteUser(deps, cliActor(), input.id);
+    return { id: input.id, deleted: true };
   },
-  'clients.list': async (deps: Deps, input: { limit?: number; name?: string }) => (await listClients(deps, input)).map(clientJson),
+  'clients.create': async (deps: Deps, input: Second<typeof createClient>) => withSecret(await createClient(deps, cliActor(), input)),
+  'clients.get': async (deps: Deps, input: { clientId: string }) => clientJson(await getClient(deps, input.clientId)),
+  'clients.list': async (deps: Deps, input: PageRequest & { name?: string }) => pageJson(await listClients(deps, input), clientJson),
+  'clients.update': async (deps: Deps, input: { clientId: string; changes: Parameters<typeof updateClient>[3] }) =>
+    clientJson(await updateClient(deps, cliActor(), input.clientId, input.changes)),
+  'clients.rotate-secret': async (deps: Deps, input: { clientId: string; graceSeconds?: number }) =>
+    withSecret(await rotateClientSecret(deps, cliActor(), input.clientId, { graceSeconds: input.graceSeconds })),
   'clients.delete': async (deps: Deps, input: { clientId: string }) => {
-    await deleteClient(deps, input.clientId);
+    await deleteClient(deps, cliActor(), input.clientId);
     return { client_id: input.clientId, deleted: true };
   },
-  'resources.create': async (deps: Deps, input: Parameters<typeof createResource>[1]) => resourceJson(await createResource(deps, input)),
-  'resources.list': async (deps: Deps, input: { limit?: number }) => (await listResources(deps, input)).map(resourceJson),
+  'resources.create': async (deps: Deps, input: Second<typeof createResource>) => resourceJson(await createResource(deps, cliActor(), input)),
+  'resources.get': async (deps: Deps, input: { identifier: string }) => resourceJson(await getResource(deps, input.identifier)),
+  'resources.list': async (deps: Deps, input: PageRequest) => pageJson(await listResources(deps, input), resourceJson),
+  'resources.update': async (deps: Deps, input: { identifier: string; changes: Parameters<typeof updateResource>[3] }) =>
+    resourceJson(await updateResource(deps, cliActor(), input.identifier, input.changes)),
+  'resources.delete': async (deps: Deps, input: { identifier: string }) => {
+    await deleteResource(deps, cliActor(), input.identifier);
+    return { identifier: input.identifier, deleted: true };
+  },
+  'grants.list': async (deps: Deps, input: { userId: string }) => ({ items: (await listUserGrants(deps, input.userId)).map(grantJson), next_cursor: null }),
+  'grants.revoke': async (deps: Deps, input: { grantId: string }) => grantJson(await revokeGrant(deps, cliActor(), input.grantId)),
+  'initial-access-tokens.create': async (deps: Deps, input: Second<typeof createInitialAccessToken>) => {
+    const { token, initialAccessToken } = await createInitialAccessToken(deps, cliActor(), input);
+    return { ...initialAccessTokenJson(initialAccessToken), token };
+  },
+  'initial-access-tokens.list': async (deps: Deps, input: PageRequest) => pageJson(await listInitialAccessTokens(deps, input), initialAccessTokenJson),
+  'initial-access-tokens.revoke': async (deps: Deps, input: { id: string }) =>
+    initialAccessTokenJson(await revokeInitialAccessToken(deps, cliActor(), input.id)),
+  'audit.list': async (deps: Deps, input: AuditQuery) => pageJson(await listAuditEvents(deps, input), auditEventJson),
 } as const;
 
 export type OperationName = keyof typeof operations;

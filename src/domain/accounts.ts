@@ -1,49 +1,7 @@
-import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
-import { findUserByEmail, findUserById, insertUser, listUsers as selectUsers, type UserRow } from '../store/users.js';
-import { clampLimit, displayName, parseInput } from './validation.js';
-
-export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 256;
-
-const email = z
-  .string({ message: 'is required' })
-  .trim()
-  .max(254, { message: 'is too long' })
-  .pipe(z.email({ message: 'is not an email address' }));
-
-const password = z
-  .string({ message: 'is required' })
-  .min(MIN_PASSWORD_LENGTH, { message: `must be at least ${MIN_PASSWORD_LENGTH} characters` })
-  .max(MAX_PASSWORD_LENGTH, { message: `must be at most ${MAX_PASSWORD_LENGTH} characters` });
-
-const createUserInput = z.object({
-  email,
-  name: displayName(200).optional(),
-  password,
-  emailVerified: z.boolean().default(false),
-});
-
-export type CreateUserInput = z.input<typeof createUserInput>;
-
-export async function createUser(deps: Deps, input: CreateUserInput): Promise<UserRow> {
-  const parsed = parseInput(createUserInput, input);
-  const passwordHash = await deps.passwords.hash(parsed.password);
-  return insertUser(deps.db.knex, {
-    email: parsed.email,
-    name: parsed.name ?? null,
-    passwordHash,
-    emailVerified: parsed.emailVerified,
-  });
-}
-
-export async function listUsers(deps: Deps, options: { limit?: number; email?: string } = {}): Promise<UserRow[]> {
-  return selectUsers(deps.db.knex, {
-    limit: clampLimit(options.limit),
-    ...(options.email ? { email: options.email } : {}),
-  });
-}
+import { findUserByEmail, findUserById, type UserRow } from '../store/users.js';
+import { MAX_PASSWORD_LENGTH } from './users.js';
 
 /** The account behind a subject, or undefined when it is gone or disabled. */
 export async function findActiveAccount(deps: Deps, id: string): Promise<UserRow | undefined> {

@@ -1,37 +1,67 @@
 import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
 import { bumpChangeCounter } from '../store/change-counters.js';
 import {
   deleteClient as deleteClientRow,
+  findClient,
   insertClient,
   listClients as selectClients,
+  updateClient as updateClientRow,
   type ClientMetadata,
   type ClientResourceAccess,
   type ClientRow,
+  type TokenEndpointAuthMethod,
 } from '../store/clients.js';
 import { deletePayloadsByClientId } from '../store/oidc-payloads.js';
 import { findResources } from '../store/resources.js';
+import { now } from '../util/clock.js';
+import { matchesDigest, sha256 } from '../util/digest.js';
+import { ADMIN_SCOPE, adminResourceIdentifier } from './admin-access.js';
+import { recordAudit, type Actor } from './audit.js';
+import { isCreatedKey, keysetPage, type Page, type PageRequest } from './pagination.js';
 import { insertResourceRow, resourceIdentifier } from './resources.js';
 import { isOidcScope, isScopeToken, splitScopes } from './scopes.js';
 import { isOrigin, isRedirectUri } from './uris.js';
-import { clampLimit, displayName, parseInput } from './validation.js';
+import { displayName, parseInput } from './validation.js';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
+export const SECRET_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+export const CONFIDENTIAL_AUTH_METHODS = [...SECRET_AUTH_METHODS, 'private_key_jwt'] as const;
+
+const MAX_ACCESS_TOKEN_TTL = 86_400;
+const MAX_REFRESH_TOKEN_TTL = 365 * 86_400;
+const MAX_SECRET_GRACE = 30 * 86_400;
+
 const uriList = (check: (value: string) => boolean, message: string) =>
   z.array(z.string().refine(check, { message })).default([]).transform((list) => [...new Set(list)]);
 
-const createClientInput = z
+const pageUri = z.string().refine(isRedirectUri, { message: 'must be an absolute http(s) URL' });
+const seconds = (min: number, max: number, what: string) =>
+  z
+    .number({ message: 'must be a number of seconds' })
+    .int({ message: 'must be whole seconds' })
+    .min(min, { message: `must be at least ${min} seconds` })
+    .max(max, { message: `must be at most ${what}` });
+
+const jwks = z.object(
+  { keys: z.array(z.record(z.string(), z.unknown())).min(1, { message: 'must hold at least one key' }) },
+  { message: 'must be a JWK Set ({"keys": [...]})' },
+);
+
+/** Every setting of a client, as admins give them (camelCase); the same rules apply on create and update. */
+const clientSettings = z
   .object({
     name: displayName(200),
     redirectUris: uriList(isRedirectUri, 'must be an absolute http(s) URL without a fragment'),
     postLogoutRedirectUris: uriList(isRedirectUri, 'must be an absolute http(s) URL without a fragment'),
     public: z.boolean().default(false),
     tokenEndpointAuthMethod: z
-      .enum(['client_secret_basic', 'client_secret_post'], { message: 'must be client_secret_basic or client_secret_post' })
+      .enum(CONFIDENTIAL_AUTH_METHODS, { message: `must be one of ${CONFIDENTIAL_AUTH_METHODS.join(', ')}` })
       .optional(),
     grantTypes: z
       .array(z.enum(GRANT_TYPES, { message: `must be one of ${GRANT_TYPES.join(', ')}` }))
@@ -45,36 +75,87 @@ const createClientInput = z
       .optional(),
     resources: z.array(resourceIdentifier).default([]).transform((list) => [...new Set(list)]),
     corsOrigins: uriList(isOrigin, 'must be an origin such as https://app.example'),
+    firstParty: z.boolean().default(false),
+    adminAccess: z.boolean().default(false),
+    logoUri: pageUri.optional(),
+    clientUri: pageUri.optional(),
+    policyUri: pageUri.optional(),
+    tosUri: pageUri.optional(),
+    accessTokenTtl: seconds(1, MAX_ACCESS_TOKEN_TTL, 'a day').optional(),
+    refreshTokenTtl: seconds(60, MAX_REFRESH_TOKEN_TTL, '365 days').optional(),
+    jwks: jwks.optional(),
+    jwksUri: z.string().refine((value) => isRedirectUri(value) && value.startsWith('https://'), { message: 'must be an https URL' }).optional(),
   })
   .superRefine((input, ctx) => {
     const grants = new Set(input.grantTypes);
+    const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
     if (input.public && grants.has('client_credentials')) {
-      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'client_credentials needs a confidential client; a public client has no secret to authenticate with' });
+      issue('grantTypes', 'client_credentials needs a confidential client; a public client has no secret to authenticate with');
     }
-    if (input.public && input.tokenEndpointAuthMethod) {
-      ctx.addIssue({ code: 'custom', path: ['tokenEndpointAuthMethod'], message: 'does not apply to a public client' });
-    }
-    if (grants.has('refresh_token') && !grants.has('authorization_code')) {
-      ctx.addIssue({ code: 'custom', path: ['grantTypes'], message: 'refresh_token needs authorization_code' });
-    }
+    if (input.public && input.tokenEndpointAuthMethod) issue('tokenEndpointAuthMethod', 'does not apply to a public client');
+    if (grants.has('refresh_token') && !grants.has('authorization_code')) issue('grantTypes', 'refresh_token needs authorization_code');
     if (grants.has('authorization_code') && input.redirectUris.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'needs at least one redirect URI for authorization_code' });
+      issue('redirectUris', 'needs at least one redirect URI for authorization_code');
     }
     // The provider reads an empty scope list as "any scope", so a sign-in client always lists its OIDC scopes.
     if (grants.has('authorization_code') && input.scope && !input.scope.includes('openid')) {
-      ctx.addIssue({ code: 'custom', path: ['scope'], message: 'must include openid for a client that signs users in (authorization_code)' });
+      issue('scope', 'must include openid for a client that signs users in (authorization_code)');
     }
     if (!grants.has('authorization_code') && input.redirectUris.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'only apply to clients with the authorization_code grant' });
+      issue('redirectUris', 'only apply to clients with the authorization_code grant');
     }
+    if (!grants.has('authorization_code') && input.postLogoutRedirectUris.length > 0) {
+      issue('postLogoutRedirectUris', 'only apply to clients with the authorization_code grant');
+    }
+    if (!grants.has('refresh_token') && input.refreshTokenTtl !== undefined) issue('refreshTokenTtl', 'only applies to clients with the refresh_token grant');
+    const keyBased = input.tokenEndpointAuthMethod === 'private_key_jwt';
+    if (keyBased && !input.jwks === !input.jwksUri) issue('jwks', 'private_key_jwt needs exactly one of jwks or jwks_uri');
+    if (!keyBased && (input.jwks || input.jwksUri)) issue(input.jwks ? 'jwks' : 'jwksUri', 'only applies to private_key_jwt clients');
   });
 
-export type CreateClientInput = z.input<typeof createClientInput>;
+export type CreateClientInput = z.input<typeof clientSettings>;
+type ClientSettings = z.output<typeof clientSettings>;
 
-export interface CreatedClient {
+const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+
+/** What an update may change: any setting but `public`; null clears an optional one. */
+const clientChanges = z
+  .object({
+    name: displayName(200).optional(),
+    redirectUris: z.array(z.string()).optional(),
+    postLogoutRedirectUris: z.array(z.string()).optional(),
+    tokenEndpointAuthMethod: z.string().optional(),
+    grantTypes: z.array(z.string()).optional(),
+    scope: z.union([z.string(), z.array(z.string())]).optional(),
+    resources: z.array(z.string()).optional(),
+    corsOrigins: z.array(z.string()).optional(),
+    firstParty: z.boolean().optional(),
+    adminAccess: z.boolean().optional(),
+    logoUri: nullable(z.string()),
+    clientUri: nullable(z.string()),
+    policyUri: nullable(z.string()),
+    tosUri: nullable(z.string()),
+    accessTokenTtl: nullable(z.number()),
+    refreshTokenTtl: nullable(z.number()),
+    jwks: nullable(z.unknown()),
+    jwksUri: nullable(z.string()),
+  })
+  .strict();
+
+export type UpdateClientInput = z.input<typeof clientChanges>;
+
+export interface ClientWithSecret {
   client: ClientRow;
-  /** Shown once; only confidential clients have one. */
+  /** Shown once; only clients that authenticate with a secret have one. */
   clientSecret: string | undefined;
+}
+
+function newSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function clientNotFound(clientId: string): LatchkeyError {
+  return new LatchkeyError('client.not_found', `no client with id ${clientId}`);
 }
 
 function defaultOidcScopes(grants: Set<string>): string[] {
@@ -82,66 +163,254 @@ function defaultOidcScopes(grants: Set<string>): string[] {
   return ['openid', 'profile', 'email', ...(grants.has('refresh_token') ? ['offline_access'] : [])];
 }
 
-export async function createClient(deps: Deps, input: CreateClientInput): Promise<CreatedClient> {
-  const parsed = parseInput(createClientInput, input);
-  const grants = new Set<string>(parsed.grantTypes);
-  const requested = parsed.scope;
-  const oidcScopes = requested ? requested.filter(isOidcScope) : defaultOidcScopes(grants);
-  const requestedApiScopes = requested ? requested.filter((scope) => !isOidcScope(scope)) : undefined;
+/** The settings a stored client has, in the shape admins give them. */
+function settingsOf(client: ClientRow): CreateClientInput {
+  const m = client.metadata;
+  const isPublic = m.token_endpoint_auth_method === 'none';
+  return {
+    name: client.name,
+    redirectUris: m.redirect_uris,
+    postLogoutRedirectUris: m.post_logout_redirect_uris,
+    public: isPublic,
+    ...(isPublic ? {} : { tokenEndpointAuthMethod: m.token_endpoint_auth_method as (typeof CONFIDENTIAL_AUTH_METHODS)[number] }),
+    grantTypes: m.grant_types as GrantType[],
+    scope: m.scope,
+    resources: client.resources.map((entry) => entry.identifier),
+    corsOrigins: m.cors_origins,
+    firstParty: client.firstParty,
+    adminAccess: client.adminAccess,
+    ...(m.logo_uri !== undefined ? { logoUri: m.logo_uri } : {}),
+    ...(m.client_uri !== undefined ? { clientUri: m.client_uri } : {}),
+    ...(m.policy_uri !== undefined ? { policyUri: m.policy_uri } : {}),
+    ...(m.tos_uri !== undefined ? { tosUri: m.tos_uri } : {}),
+    ...(m.access_token_ttl !== undefined ? { accessTokenTtl: m.access_token_ttl } : {}),
+    ...(m.refresh_token_ttl !== undefined ? { refreshTokenTtl: m.refresh_token_ttl } : {}),
+    ...(m.jwks !== undefined ? { jwks: m.jwks } : {}),
+    ...(m.jwks_uri !== undefined ? { jwksUri: m.jwks_uri } : {}),
+  };
+}
 
-  const clientId = randomBytes(16).toString('base64url');
-  const clientSecret = parsed.public ? undefined : randomBytes(32).toString('base64url');
-
-  const client = await deps.db.knex.transaction(async (trx) => {
-    const existing = new Map((await findResources(trx, parsed.resources)).map((resource) => [resource.identifier, resource]));
-    const access: ClientResourceAccess[] = [];
-    for (const identifier of parsed.resources) {
-      const resource = existing.get(identifier);
-      if (resource) {
-        const scopes = requestedApiScopes ? requestedApiScopes.filter((scope) => resource.scopes.includes(scope)) : resource.scopes;
-        access.push({ identifier, scopes });
-        continue;
-      }
-      if (!requestedApiScopes || requestedApiScopes.length === 0) {
-        throw new LatchkeyError('input.invalid', `resource ${identifier} is not registered yet: give its scopes with --scope`, {
-          details: { scope: `names no scope for the new resource ${identifier}` },
-        });
-      }
-      // A new API is registered with the defaults: JWT access tokens and the scopes asked for.
-      await insertResourceRow(trx, { identifier, scopes: requestedApiScopes, accessTokenFormat: 'jwt', accessTokenTtl: null, introspectionClientId: null });
-      access.push({ identifier, scopes: requestedApiScopes });
+/**
+ * Which APIs the client may ask for, and for which scopes. `requested` are the API scopes the
+ * admin named (undefined: not named); `current` is what an existing client already has, kept
+ * for the resources it keeps. A resource not registered yet is registered with the scopes asked for.
+ */
+async function resolveResourceAccess(
+  deps: Deps,
+  trx: Knex,
+  identifiers: string[],
+  requested: string[] | undefined,
+  current: Map<string, string[]>,
+): Promise<ClientResourceAccess[]> {
+  if (identifiers.includes(adminResourceIdentifier(deps.config))) {
+    throw new LatchkeyError('input.invalid', 'the admin API is not granted as a resource: use admin access', {
+      details: { resources: 'names the admin API; give the client admin access instead' },
+    });
+  }
+  if (requested?.includes(ADMIN_SCOPE)) {
+    throw new LatchkeyError('input.invalid', `${ADMIN_SCOPE} is granted with admin access, not as a scope`, {
+      details: { scope: `${ADMIN_SCOPE} comes with admin access, not from the scope list` },
+    });
+  }
+  const existing = new Map((await findResources(trx, identifiers)).map((resource) => [resource.identifier, resource]));
+  const access: ClientResourceAccess[] = [];
+  for (const identifier of identifiers) {
+    const resource = existing.get(identifier);
+    if (resource) {
+      const wanted = requested ?? current.get(identifier) ?? resource.scopes;
+      access.push({ identifier, scopes: resource.scopes.filter((scope) => wanted.includes(scope)) });
+      continue;
     }
+    if (!requested || requested.length === 0) {
+      throw new LatchkeyError('input.invalid', `resource ${identifier} is not registered yet: give its scopes with the scope list`, {
+        details: { scope: `names no scope for the new resource ${identifier}` },
+      });
+    }
+    // A new API is registered with the defaults: JWT access tokens and the scopes asked for.
+    await insertResourceRow(trx, { identifier, scopes: requested, accessTokenFormat: 'jwt', accessTokenTtl: null, introspectionClientId: null });
+    access.push({ identifier, scopes: requested });
+  }
+  if (requested) {
     const granted = new Set(access.flatMap((entry) => entry.scopes));
-    const stray = (requestedApiScopes ?? []).filter((scope) => !granted.has(scope));
+    const stray = requested.filter((scope) => !granted.has(scope));
     if (stray.length > 0) {
-      throw new LatchkeyError('input.invalid', `scope ${stray.join(', ')} is not a scope of any resource given with --resource`, {
+      throw new LatchkeyError('input.invalid', `scope ${stray.join(', ')} is not a scope of any listed resource`, {
         details: { scope: `${stray.join(', ')} belongs to no listed resource` },
       });
     }
-    const metadata: ClientMetadata = {
-      redirect_uris: parsed.redirectUris,
-      post_logout_redirect_uris: parsed.postLogoutRedirectUris,
-      grant_types: parsed.grantTypes,
-      response_types: grants.has('authorization_code') ? ['code'] : [],
-      token_endpoint_auth_method: parsed.public ? 'none' : (parsed.tokenEndpointAuthMethod ?? 'client_secret_basic'),
-      scope: [...oidcScopes, ...granted].join(' '),
-      cors_origins: parsed.corsOrigins,
-    };
-    await insertClient(trx, { clientId, name: parsed.name, clientSecret: clientSecret ?? null, metadata, resources: access });
-    await bumpChangeCounter(trx, 'clients');
-    const now = new Date();
-    return { clientId, name: parsed.name, clientSecret: clientSecret ?? null, metadata, resources: access, createdAt: now, updatedAt: now };
-  });
+  }
+  return access;
+}
+
+const MANAGED_OPTIONAL = ['logo_uri', 'client_uri', 'policy_uri', 'tos_uri', 'access_token_ttl', 'refresh_token_ttl', 'jwks', 'jwks_uri'] as const;
+
+function metadataOf(settings: ClientSettings, oidcScopes: string[], access: ClientResourceAccess[], base: ClientMetadata | undefined): ClientMetadata {
+  const grants = new Set<string>(settings.grantTypes);
+  const extras: Record<string, unknown> = { ...base };
+  for (const key of MANAGED_OPTIONAL) delete extras[key];
+  const optional = {
+    logo_uri: settings.logoUri,
+    client_uri: settings.clientUri,
+    policy_uri: settings.policyUri,
+    tos_uri: settings.tosUri,
+    access_token_ttl: settings.accessTokenTtl,
+    refresh_token_ttl: settings.refreshTokenTtl,
+    jwks: settings.jwks,
+    jwks_uri: settings.jwksUri,
+  };
+  return {
+    ...extras,
+    redirect_uris: settings.redirectUris,
+    post_logout_redirect_uris: settings.postLogoutRedirectUris,
+    grant_types: settings.grantTypes,
+    response_types: grants.has('authorization_code') ? ['code'] : [],
+    token_endpoint_auth_method: settings.public ? 'none' : (settings.tokenEndpointAuthMethod ?? 'client_secret_basic'),
+    scope: [...oidcScopes, ...new Set(access.flatMap((entry) => entry.scopes))].join(' '),
+    cors_origins: settings.corsOrigins,
+    ...Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)),
+  };
+}
+
+function usesSecret(method: TokenEndpointAuthMethod): boolean {
+  return (SECRET_AUTH_METHODS as readonly string[]).includes(method);
+}
+
+async function afterClientChange(trx: Knex): Promise<void> {
+  await bumpChangeCounter(trx, 'clients');
+  await bumpChangeCounter(trx, 'resources');
+}
+
+function invalidateCaches(deps: Deps): void {
   deps.catalog.invalidate('clients');
   deps.catalog.invalidate('resources');
+}
+
+export async function createClient(deps: Deps, actor: Actor, input: CreateClientInput): Promise<ClientWithSecret> {
+  const settings = parseInput(clientSettings, input);
+  const grants = new Set<string>(settings.grantTypes);
+  const oidcScopes = settings.scope ? settings.scope.filter(isOidcScope) : defaultOidcScopes(grants);
+  const requestedApiScopes = settings.scope?.filter((scope) => !isOidcScope(scope));
+  const clientId = randomBytes(16).toString('base64url');
+  const method: TokenEndpointAuthMethod = settings.public ? 'none' : (settings.tokenEndpointAuthMethod ?? 'client_secret_basic');
+  const clientSecret = usesSecret(method) ? newSecret() : undefined;
+
+  const client = await deps.db.knex.transaction(async (trx) => {
+    const access = await resolveResourceAccess(deps, trx, settings.resources, requestedApiScopes, new Map());
+    await insertClient(trx, {
+      clientId,
+      name: settings.name,
+      clientSecretHash: clientSecret ? sha256(clientSecret) : null,
+      previousSecretHash: null,
+      previousSecretExpiresAt: null,
+      firstParty: settings.firstParty,
+      adminAccess: settings.adminAccess,
+      registeredDynamically: false,
+      metadata: metadataOf(settings, oidcScopes, access, undefined),
+      resources: access,
+    });
+    await afterClientChange(trx);
+    await recordAudit(trx, actor, {
+      type: 'client.created',
+      subject: { type: 'client', id: clientId },
+      details: { name: settings.name, admin_access: settings.adminAccess, first_party: settings.firstParty },
+    });
+    return (await findClient(trx, clientId))!;
+  });
+  invalidateCaches(deps);
   return { client, clientSecret };
 }
 
-export async function listClients(deps: Deps, options: { limit?: number; name?: string } = {}): Promise<ClientRow[]> {
-  return selectClients(deps.db.knex, {
-    limit: clampLimit(options.limit),
-    ...(options.name ? { name: options.name } : {}),
+export async function getClient(deps: Deps, clientId: string): Promise<ClientRow> {
+  const client = await findClient(deps.db.knex, clientId);
+  if (!client) throw clientNotFound(clientId);
+  return client;
+}
+
+/** Oldest first; `name` matches any part of the name, case-insensitively. */
+export async function listClients(deps: Deps, query: PageRequest & { name?: string | undefined } = {}): Promise<Page<ClientRow>> {
+  return keysetPage(
+    query,
+    isCreatedKey,
+    (limit, after) => selectClients(deps.db.knex, { limit, ...(query.name ? { name: query.name } : {}), ...(after ? { after } : {}) }),
+    (client) => client.key,
+  );
+}
+
+/** Changes the settings given and keeps the rest; the result must satisfy the same rules as a new client. */
+export async function updateClient(deps: Deps, actor: Actor, clientId: string, input: UpdateClientInput): Promise<ClientRow> {
+  const changes = parseInput(clientChanges, input);
+  const client = await deps.db.knex.transaction(async (trx) => {
+    const current = await findClient(trx, clientId);
+    if (!current) throw clientNotFound(clientId);
+    const merged: Record<string, unknown> = { ...settingsOf(current) };
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === null) delete merged[key];
+      else if (value !== undefined) merged[key] = value;
+    }
+    const settings = parseInput(clientSettings, merged);
+    const method: TokenEndpointAuthMethod = settings.public ? 'none' : (settings.tokenEndpointAuthMethod ?? 'client_secret_basic');
+    const before = current.metadata.token_endpoint_auth_method;
+    if (usesSecret(method) !== usesSecret(before)) {
+      throw new LatchkeyError('input.invalid', `token_endpoint_auth_method cannot change from ${before} to ${method}: register a new client`, {
+        details: { tokenEndpointAuthMethod: `can change only between ${SECRET_AUTH_METHODS.join(' and ')}` },
+      });
+    }
+    const grants = new Set<string>(settings.grantTypes);
+    const scopeGiven = changes.scope !== undefined;
+    const oidcScopes = settings.scope ? settings.scope.filter(isOidcScope) : defaultOidcScopes(grants);
+    const requestedApiScopes = scopeGiven ? settings.scope?.filter((scope) => !isOidcScope(scope)) : undefined;
+    const currentAccess = new Map(current.resources.map((entry) => [entry.identifier, entry.scopes]));
+    const access = await resolveResourceAccess(deps, trx, settings.resources, requestedApiScopes, currentAccess);
+    await updateClientRow(trx, clientId, {
+      name: settings.name,
+      firstParty: settings.firstParty,
+      adminAccess: settings.adminAccess,
+      metadata: metadataOf(settings, oidcScopes, access, current.metadata),
+      resources: access,
+    });
+    await afterClientChange(trx);
+    await recordAudit(trx, actor, {
+      type: 'client.updated',
+      subject: { type: 'client', id: clientId },
+      details: { changed: Object.keys(changes).map((key) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)) },
+    });
+    return (await findClient(trx, clientId))!;
   });
+  invalidateCaches(deps);
+  return client;
+}
+
+/**
+ * Issues a new secret. The old one keeps working for `graceSeconds` (none by default), so a
+ * deployment can roll the new secret out before the old one stops.
+ */
+export async function rotateClientSecret(
+  deps: Deps,
+  actor: Actor,
+  clientId: string,
+  input: { graceSeconds?: number | undefined } = {},
+): Promise<ClientWithSecret> {
+  const { graceSeconds } = parseInput(
+    z.object({ graceSeconds: seconds(0, MAX_SECRET_GRACE, '30 days').default(0) }),
+    { graceSeconds: input.graceSeconds },
+  );
+  const clientSecret = newSecret();
+  const client = await deps.db.knex.transaction(async (trx) => {
+    const current = await findClient(trx, clientId);
+    if (!current) throw clientNotFound(clientId);
+    if (!current.clientSecretHash) throw new LatchkeyError('client.no_secret', `client ${clientId} authenticates without a secret (${current.metadata.token_endpoint_auth_method})`);
+    const keepPrevious = graceSeconds > 0;
+    await updateClientRow(trx, clientId, {
+      clientSecretHash: sha256(clientSecret),
+      previousSecretHash: keepPrevious ? current.clientSecretHash : null,
+      previousSecretExpiresAt: keepPrevious ? new Date(now().getTime() + graceSeconds * 1000) : null,
+    });
+    await bumpChangeCounter(trx, 'clients');
+    await recordAudit(trx, actor, { type: 'client.secret_rotated', subject: { type: 'client', id: clientId }, details: { grace_seconds: graceSeconds } });
+    return (await findClient(trx, clientId))!;
+  });
+  deps.catalog.invalidate('clients');
+  return { client, clientSecret };
 }
 
 /**
@@ -149,16 +418,24 @@ export async function listClients(deps: Deps, options: { limit?: number; name?: 
  * tokens, client-credentials tokens included). JWT access tokens are not stored: they live
  * until their short `exp`.
  */
-export async function deleteClient(deps: Deps, clientId: string): Promise<void> {
+export async function deleteClient(deps: Deps, actor: Actor, clientId: string): Promise<void> {
   await deps.db.knex.transaction(async (trx) => {
     await deletePayloadsByClientId(trx, clientId);
-    if (!(await deleteClientRow(trx, clientId))) {
-      throw new LatchkeyError('client.not_found', `no client with id ${clientId}`);
-    }
-    await bumpChangeCounter(trx, 'clients');
+    if (!(await deleteClientRow(trx, clientId))) throw clientNotFound(clientId);
     // An API whose introspection client this was has just lost it.
-    await bumpChangeCounter(trx, 'resources');
+    await afterClientChange(trx);
+    await recordAudit(trx, actor, { type: 'client.deleted', subject: { type: 'client', id: clientId } });
   });
-  deps.catalog.invalidate('clients');
-  deps.catalog.invalidate('resources');
+  invalidateCaches(deps);
+}
+
+/** Whether `secret` is the client's current secret, or its previous one within the grace window. */
+export function clientSecretMatches(client: ClientRow, secret: string, at: Date): boolean {
+  const current = client.clientSecretHash !== null && matchesDigest(secret, client.clientSecretHash);
+  const previous =
+    client.previousSecretHash !== null &&
+    client.previousSecretExpiresAt !== null &&
+    client.previousSecretExpiresAt > at &&
+    matchesDigest(secret, client.previousSecretHash);
+  return current || previous;
 }

@@ -11,11 +11,6 @@ export function displayName(max: number) {
     .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), { message: 'must not contain control characters' });
 }
 
-/** A page size within 1..1000, 100 when not given. */
-export function clampLimit(limit: number | undefined): number {
-  return Math.min(Math.max(limit ?? 100, 1), 1000);
-}
-
 /** Parses input with a zod schema; failures become `input.invalid` naming each bad field. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);

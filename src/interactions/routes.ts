@@ -4,9 +4,12 @@ import type { Context } from 'koa';
 import { errors, type InteractionResults } from 'oidc-provider';
 import type { Deps } from '../deps.js';
 import { authenticate, findActiveAccount } from '../domain/accounts.js';
+import { adminResourceIdentifier } from '../domain/admin-access.js';
+import { recordAudit } from '../domain/audit.js';
 import { LatchkeyError } from '../errors.js';
 import { renderPage } from '../http/render.js';
 import { pageLanguage } from '../oidc/locales.js';
+import { sha256 } from '../util/digest.js';
 import type { Provider } from '../oidc/provider.js';
 import { describePermissions } from './permissions.js';
 import { loginForm } from './forms.js';
@@ -69,6 +72,9 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     if (interaction.prompt.name === 'consent') {
       const accountId = interaction.session?.accountId;
       const account = accountId ? await findActiveAccount(deps, accountId) : undefined;
+      const client = await deps.catalog.client(String(interaction.params.client_id));
+      // First-party applications are Latchkey's own or the operator's: no consent screen.
+      if (account && client?.firstParty) return grantAndFinish(ctx, interaction, account.id);
       ctx.type = 'html';
       ctx.body = await renderPage('interactions/consent', { title: 'Allow access', lang: pageLanguage(interaction.params.ui_locales) }, {
         uid: interaction.uid,
@@ -87,34 +93,67 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     const submitted = loginForm(ctx.request.body);
     try {
       const user = await authenticate(deps, submitted);
+      await recordAudit(deps.db.knex, { type: 'user', id: user.id, ip: ctx.ip }, {
+        type: 'user.signed_in',
+        subject: { type: 'user', id: user.id },
+        details: { client_id: String(interaction.params.client_id) },
+      });
       await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
     } catch (error) {
       if (!(error instanceof LatchkeyError) || error.code !== 'auth.invalid_credentials') throw error;
+      // The address typed is kept (capped), never the password: it shows which account is under attack.
+      await recordAudit(deps.db.knex, { type: 'anonymous', id: null, ip: ctx.ip }, {
+        type: 'user.sign_in_failed',
+        outcome: 'failure',
+        details: { email: submitted.email.slice(0, 254), client_id: String(interaction.params.client_id) },
+      });
       ctx.status = 401;
       await showLogin(ctx, interaction, { email: submitted.email, error: error.message });
     }
   });
 
-  router.post('/confirm', form, async (ctx) => {
-    const interaction = await details(ctx);
-    const accountId = interaction.session?.accountId;
-    if (interaction.prompt.name !== 'consent' || !accountId) throw new LatchkeyError('interaction.expired');
-    const { Grant } = provider();
-    const grant =
-      (interaction.grantId ? await Grant.find(interaction.grantId) : undefined) ??
-      new Grant({ accountId, clientId: String(interaction.params.client_id) });
+  /**
+   * Grants what the interaction asks for and moves on. The admin API's scope is refused to
+   * anyone who is not an admin: the application gets access_denied rather than a token the
+   * admin API would turn away.
+   */
+  async function grantAndFinish(ctx: Context, interaction: Details, accountId: string) {
     const missing = interaction.prompt.details as {
       missingOIDCScope?: string[];
       missingOIDCClaims?: string[];
       missingResourceScopes?: Record<string, string[]>;
     };
+    const clientId = String(interaction.params.client_id);
+    const adminApi = adminResourceIdentifier(deps.config);
+    if (missing.missingResourceScopes?.[adminApi] && !(await findActiveAccount(deps, accountId))?.isAdmin) {
+      await finish(ctx, { error: 'access_denied', error_description: 'Only administrators may use the admin API.' }, false);
+      return;
+    }
+    const { Grant } = provider();
+    const grant = (interaction.grantId ? await Grant.find(interaction.grantId) : undefined) ?? new Grant({ accountId, clientId });
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
       grant.addResourceScope(indicator, scopes.join(' '));
     }
     const grantId = await grant.save();
+    await recordAudit(deps.db.knex, { type: 'user', id: accountId, ip: ctx.ip }, {
+      type: 'grant.created',
+      subject: { type: 'grant', id: sha256(grantId) },
+      details: {
+        client_id: clientId,
+        scope: missing.missingOIDCScope?.join(' ') ?? '',
+        resources: Object.fromEntries(Object.entries(missing.missingResourceScopes ?? {}).map(([indicator, scopes]) => [indicator, scopes.join(' ')])),
+      },
+    });
     await finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
+  }
+
+  router.post('/confirm', form, async (ctx) => {
+    const interaction = await details(ctx);
+    const accountId = interaction.session?.accountId;
+    if (interaction.prompt.name !== 'consent' || !accountId) throw new LatchkeyError('interaction.expired');
+    await grantAndFinish(ctx, interaction, accountId);
   });
 
   router.post('/abort', async (ctx) => {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Deps } from '../deps.js';
 import { isOidcScope } from '../domain/scopes.js';
@@ -15,14 +14,13 @@ import {
   type StoredPayload,
 } from '../store/oidc-payloads.js';
 import { now } from '../util/clock.js';
+import { sha256 } from '../util/digest.js';
 
 /**
  * Ids are stored as SHA-256 digests and `jti` is left out of the stored payload, so a
  * database dump holds no access token, refresh token, code or session id that works.
  */
-function digest(id: string): string {
-  return createHash('sha256').update(id).digest('base64url');
-}
+const digest = (id: string) => sha256(id);
 
 function restore(stored: StoredPayload, id: string | undefined): AdapterPayload {
   const payload = { ...stored.payload } as AdapterPayload;
@@ -60,7 +58,8 @@ export function providerClientMetadata(client: ClientRow): AdapterPayload {
   return {
     client_id: client.clientId,
     client_name: client.name,
-    ...(client.clientSecret ? { client_secret: client.clientSecret } : {}),
+    // The provider only ever sees the digest; compareClientSecret (provider.ts) hashes what clients present.
+    ...(client.clientSecretHash ? { client_secret: client.clientSecretHash } : {}),
     ...metadata,
     ...(oidcScopes.length > 0 ? { scope: oidcScopes.join(' ') } : {}),
   } as AdapterPayload;
@@ -101,7 +100,8 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
       await upsertPayload(db, this.key(id), {
         payload: storable(payload),
-        grantId: optionalString(payload.grantId),
+        // A grant and its tokens share one key: the digest of the grant id.
+        grantId: this.model === 'Grant' ? digest(id) : typeof payload.grantId === 'string' ? digest(payload.grantId) : null,
         userCode: optionalString(payload.userCode),
         uid: optionalString(payload.uid),
         accountId: optionalString(payload.accountId),
@@ -138,7 +138,7 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     }
 
     async revokeByGrantId(grantId: string) {
-      await deletePayloadsByGrantId(db, grantId);
+      await deletePayloadsByGrantId(db, digest(grantId));
     }
   }
 

@@ -1,6 +1,7 @@
-import type { Configuration, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
+import type { Client, Configuration, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { Deps } from '../deps.js';
+import { ADMIN_SCOPE, adminResourceIdentifier } from '../domain/admin-access.js';
 import type { KeyMaterial } from '../domain/keys.js';
 import { OIDC_SCOPES } from '../domain/scopes.js';
 import { isOrigin } from '../domain/uris.js';
@@ -34,14 +35,38 @@ async function mayInspectToken(deps: Deps, callerId: string, token: TokenLike): 
   return false;
 }
 
+/**
+ * Latchkey's own admin API: opaque tokens with the admin scope, only for clients given admin
+ * access by an admin (never a dynamically registered one). Users must be admins too; the
+ * interaction refuses the scope to anyone else, and the API checks again on every request.
+ */
+async function adminResourceServer(deps: Deps, clientId: string): Promise<ResourceServer> {
+  const client = await deps.catalog.client(clientId);
+  if (!client?.adminAccess || client.registeredDynamically) {
+    throw new errors.InvalidTarget('this client may not ask for the admin API');
+  }
+  return {
+    scope: ADMIN_SCOPE,
+    audience: adminResourceIdentifier(deps.config),
+    accessTokenTTL: clientAccessTokenTtl(client.metadata.access_token_ttl, deps.config.tokens.accessTtl),
+    accessTokenFormat: 'opaque',
+  };
+}
+
+/** A client's own access-token lifetime can only shorten what the API allows. */
+function clientAccessTokenTtl(clientTtl: unknown, ttl: number): number {
+  return typeof clientTtl === 'number' ? Math.min(clientTtl, ttl) : ttl;
+}
+
 async function resourceServerInfo(deps: Deps, indicator: string, clientId: string): Promise<ResourceServer> {
+  if (indicator === adminResourceIdentifier(deps.config)) return adminResourceServer(deps, clientId);
   const [resource, client] = await Promise.all([deps.catalog.resource(indicator), deps.catalog.client(clientId)]);
   const access = client?.resources.find((entry) => entry.identifier === indicator);
   if (!resource || !access) {
     throw new errors.InvalidTarget('the resource is not registered or this client may not ask for it');
   }
   const scope = access.scopes.filter((scope) => resource.scopes.includes(scope)).join(' ');
-  const accessTokenTTL = resource.accessTokenTtl ?? deps.config.tokens.accessTtl;
+  const accessTokenTTL = clientAccessTokenTtl(client?.metadata.access_token_ttl, resource.accessTokenTtl ?? deps.config.tokens.accessTtl);
   return resource.accessTokenFormat === 'jwt'
     ? { scope, audience: indicator, accessTokenTTL, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }
     : { scope, audience: indicator, accessTokenTTL, accessTokenFormat: 'opaque' };
@@ -61,8 +86,18 @@ function clientOrigins(metadata: Record<string, unknown>): Set<string> {
   return origins;
 }
 
+/** A per-client setting from the client's metadata (see extraClientMetadata). */
+function clientSetting(client: Client | undefined, key: 'access_token_ttl' | 'refresh_token_ttl'): unknown {
+  return client ? (client.metadata() as Record<string, unknown>)[key] : undefined;
+}
+
 export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configuration {
   const { tokens } = deps.config;
+  // A client's refresh-token lifetime replaces the default (an admin set it on purpose, longer or shorter).
+  const refreshTtlOf = (client: Client | undefined) => {
+    const own = clientSetting(client, 'refresh_token_ttl');
+    return typeof own === 'number' ? own : tokens.refreshTtl;
+  };
   return {
     adapter: createAdapterFactory(deps),
     findAccount: (_ctx, sub) => findAccount(deps, sub),
@@ -78,10 +113,13 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     extraClientMetadata: {
-      properties: ['cors_origins'],
+      properties: ['cors_origins', 'access_token_ttl', 'refresh_token_ttl'],
       validator(_ctx, key, value) {
         if (key === 'cors_origins' && value !== undefined && !(Array.isArray(value) && value.every((entry) => typeof entry === 'string' && isOrigin(entry)))) {
           throw new errors.InvalidClientMetadata('cors_origins must be an array of origins');
+        }
+        if ((key === 'access_token_ttl' || key === 'refresh_token_ttl') && value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0)) {
+          throw new errors.InvalidClientMetadata(`${key} must be a whole number of seconds`);
         }
       },
     },
@@ -139,17 +177,18 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
     // OIDC Core §3.1.2.1: redirect_uri is required, even when the client registered only one.
     allowOmittingSingleRegisteredRedirectUri: false,
     ttl: {
-      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? tokens.accessTtl,
-      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? tokens.accessTtl,
+      AccessToken: (_ctx, token, client) => token.resourceServer?.accessTokenTTL ?? clientAccessTokenTtl(clientSetting(client, 'access_token_ttl'), tokens.accessTtl),
+      ClientCredentials: (_ctx, token, client) =>
+        token.resourceServer?.accessTokenTTL ?? clientAccessTokenTtl(clientSetting(client, 'access_token_ttl'), tokens.accessTtl),
       AuthorizationCode: 60,
       IdToken: tokens.idTtl,
       Interaction: 3600,
-      Grant: tokens.refreshTtl,
+      Grant: (ctx) => refreshTtlOf(ctx?.oidc?.client),
       Session: tokens.refreshTtl,
       // Absolute: a rotated token keeps the expiry of the one it replaced.
-      RefreshToken(ctx: KoaContextWithOIDC) {
+      RefreshToken(ctx: KoaContextWithOIDC, _token, client) {
         const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
-        return rotated ? Math.max(rotated.remainingTTL, 1) : tokens.refreshTtl;
+        return rotated ? Math.max(rotated.remainingTTL, 1) : refreshTtlOf(client);
       },
     },
   };

@@ -1,15 +1,30 @@
 import Provider from 'oidc-provider';
 import type { Deps } from '../deps.js';
+import { clientSecretMatches } from '../domain/clients.js';
 import type { KeyMaterial } from '../domain/keys.js';
+import { now } from '../util/clock.js';
 import { providerConfiguration } from './configuration.js';
 import { logProviderEvents } from './events.js';
 
 export type { Provider };
+
+/**
+ * Clients' `client_secret` as the provider holds it is the SHA-256 of the real one. v9 compares
+ * secrets in Client#compareClientSecret; this replaces it with a digest comparison that also
+ * accepts the previous secret during a rotation's grace window.
+ */
+function compareSecretsByDigest(deps: Deps, provider: Provider): void {
+  provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: { clientId: string }, presented: string) {
+    const client = await deps.catalog.client(this.clientId);
+    return client !== undefined && clientSecretMatches(client, presented, now());
+  };
+}
 
 export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
   const provider = new Provider(deps.config.http.issuer, providerConfiguration(deps, keys));
   // Behind a TLS-terminating proxy the issuer is https while the socket is not.
   provider.proxy = deps.config.http.trustProxy;
   logProviderEvents(provider, deps.log);
+  compareSecretsByDigest(deps, provider);
   return provider;
 }

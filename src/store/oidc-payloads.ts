@@ -90,8 +90,63 @@ export async function deletePayload(db: Knex, key: PayloadKey): Promise<void> {
   await db('oidc_payloads').where({ model: key.model, id: key.id }).delete();
 }
 
-export async function deletePayloadsByGrantId(db: Knex, grantId: string): Promise<void> {
-  await db('oidc_payloads').where({ grant_id: grantId }).delete();
+/** `grantId` is the digest the adapter stores: a grant's own row and every token it issued. */
+export async function deletePayloadsByGrantId(db: Knex, grantId: string): Promise<number> {
+  if (!isStorableKey(grantId)) return 0;
+  return (await db('oidc_payloads').where({ grant_id: grantId }).delete().returning('id')).length;
+}
+
+/** Everything held for an account: sessions, grants, codes and tokens; `models` narrows it. */
+export async function deletePayloadsByAccountId(db: Knex, accountId: string, models?: string[]): Promise<number> {
+  const query = db('oidc_payloads').where({ account_id: accountId });
+  if (models) query.whereIn('model', models);
+  return (await query.delete().returning('id')).length;
+}
+
+export interface GrantRecord {
+  /** The digest stored in grant_id: the public name of a grant. */
+  grantId: string;
+  accountId: string;
+  clientId: string;
+  payload: Payload;
+  expiresAt: Date | null;
+}
+
+interface GrantColumns {
+  grant_id: string;
+  account_id: string;
+  client_id: string;
+  payload: Payload | string;
+  expires_at: Date | string | null;
+}
+
+function grantFromColumns(row: GrantColumns): GrantRecord {
+  return {
+    grantId: row.grant_id,
+    accountId: row.account_id,
+    clientId: row.client_id,
+    payload: typeof row.payload === 'string' ? (JSON.parse(row.payload) as Payload) : row.payload,
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+  };
+}
+
+export async function listGrants(db: Knex, accountId: string, now: Date): Promise<GrantRecord[]> {
+  const rows = await live(db, 'Grant', now)
+    .clearSelect()
+    .select<GrantColumns[]>('grant_id', 'account_id', 'client_id', 'payload', 'expires_at')
+    .andWhere({ account_id: accountId })
+    .orderBy('expires_at', 'desc');
+  return rows.map(grantFromColumns);
+}
+
+export async function findGrant(db: Knex, grantId: string, now: Date): Promise<GrantRecord | undefined> {
+  if (!isStorableKey(grantId)) return undefined;
+  const row = await live(db, 'Grant', now)
+    .clearSelect()
+    .select<GrantColumns[]>('grant_id', 'account_id', 'client_id', 'payload', 'expires_at')
+    .andWhere({ grant_id: grantId })
+    .first();
+  return row ? grantFromColumns(row) : undefined;
 }
 
 export async function deletePayloadsByClientId(db: Knex, clientId: string): Promise<void> {

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import { afterCreatedKey, createdKeyColumn, type CreatedKey } from './pagination.js';
+import { isUuid } from '../util/uuid.js';
 import { containsPattern, isStorableKey, mapUniqueViolation } from './sql.js';
 
 export interface UserRow {
@@ -8,6 +10,7 @@ export interface UserRow {
   name: string | null;
   passwordHash: string | null;
   disabled: boolean;
+  isAdmin: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -19,11 +22,13 @@ interface UserColumns {
   name: string | null;
   password_hash: string | null;
   disabled: boolean;
+  is_admin: boolean;
   created_at: Date | string;
   updated_at: Date | string;
+  page_created_at?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export type UserChanges = Partial<Pick<UserRow, 'email' | 'emailVerified' | 'name' | 'passwordHash' | 'disabled' | 'isAdmin'>>;
 
 function fromColumns(row: UserColumns): UserRow {
   return {
@@ -33,18 +38,30 @@ function fromColumns(row: UserColumns): UserRow {
     name: row.name,
     passwordHash: row.password_hash,
     disabled: row.disabled,
+    isAdmin: row.is_admin,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
 }
 
+function toColumns(changes: UserChanges): Partial<UserColumns> {
+  const columns: Partial<UserColumns> = {};
+  if (changes.email !== undefined) columns.email = changes.email;
+  if (changes.emailVerified !== undefined) columns.email_verified = changes.emailVerified;
+  if (changes.name !== undefined) columns.name = changes.name;
+  if (changes.passwordHash !== undefined) columns.password_hash = changes.passwordHash;
+  if (changes.disabled !== undefined) columns.disabled = changes.disabled;
+  if (changes.isAdmin !== undefined) columns.is_admin = changes.isAdmin;
+  return columns;
+}
+
 export async function insertUser(
   db: Knex,
-  user: { email: string; name: string | null; passwordHash: string | null; emailVerified: boolean },
+  user: { email: string; name: string | null; passwordHash: string | null; emailVerified: boolean; isAdmin: boolean },
 ): Promise<UserRow> {
   const [row] = await mapUniqueViolation(
     db<UserColumns>('users')
-      .insert({ email: user.email, name: user.name, password_hash: user.passwordHash, email_verified: user.emailVerified })
+      .insert({ email: user.email, name: user.name, password_hash: user.passwordHash, email_verified: user.emailVerified, is_admin: user.isAdmin })
       .returning('*'),
     'user.email_taken',
     'email',
@@ -53,8 +70,8 @@ export async function insertUser(
 }
 
 export async function findUserById(db: Knex, id: string): Promise<UserRow | undefined> {
-  // Subjects arrive from tokens and cookies; a malformed one is simply nobody.
-  if (!UUID.test(id)) return undefined;
+  // Subjects arrive from tokens, cookies and URLs; a malformed one is simply nobody.
+  if (!isUuid(id)) return undefined;
   const row = await db<UserColumns>('users').where({ id }).first();
   return row ? fromColumns(row) : undefined;
 }
@@ -66,9 +83,35 @@ export async function findUserByEmail(db: Knex, email: string): Promise<UserRow 
 }
 
 /** Oldest first, so a listing reads in the order users were created. */
-export async function listUsers(db: Knex, options: { limit: number; email?: string }): Promise<UserRow[]> {
+export async function listUsers(
+  db: Knex,
+  options: { limit: number; email?: string; after?: CreatedKey },
+): Promise<Array<UserRow & { key: CreatedKey }>> {
   if (options.email && !isStorableKey(options.email)) return [];
-  const query = db<UserColumns>('users').orderBy([{ column: 'created_at' }, { column: 'id' }]).limit(options.limit);
+  const query = db<UserColumns>('users')
+    .select('users.*', createdKeyColumn(db, 'users'))
+    .orderBy([{ column: 'created_at' }, { column: 'id' }])
+    .limit(options.limit);
   if (options.email) query.whereRaw('lower(email) LIKE ?', [containsPattern(options.email.toLowerCase())]);
-  return (await query).map(fromColumns);
+  afterCreatedKey(query, 'users', 'id', options.after);
+  const rows = (await query) as UserColumns[];
+  return rows.map((row) => ({ ...fromColumns(row), key: { createdAt: row.page_created_at!, id: row.id } }));
+}
+
+export async function updateUser(db: Knex, id: string, changes: UserChanges): Promise<UserRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [row] = await mapUniqueViolation(
+    db('users')
+      .where({ id })
+      .update({ ...toColumns(changes), updated_at: db.fn.now() })
+      .returning('*'),
+    'user.email_taken',
+    'email',
+  );
+  return row ? fromColumns(row as UserColumns) : undefined;
+}
+
+export async function deleteUser(db: Knex, id: string): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  return (await db('users').where({ id }).delete().returning('id')).length > 0;
 }

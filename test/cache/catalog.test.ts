@@ -31,17 +31,19 @@ const metadata = {
   cors_origins: [],
 };
 
+const stored = { clientSecretHash: null, previousSecretHash: null, previousSecretExpiresAt: null, firstParty: false, adminAccess: false, registeredDynamically: false };
+
 test('an unknown client id is not remembered, so lookups of made-up ids cannot pile up', async (t) => {
   const catalog = createCatalog(db.knex);
   t.is(await catalog.client('later'), undefined);
   // Written behind the catalog's back (no change counter): only a forgotten miss can find it.
-  await insertClient(db.knex, { clientId: 'later', name: 'Later', clientSecret: 's', metadata, resources: [] });
+  await insertClient(db.knex, { clientId: 'later', name: 'Later', ...stored, metadata, resources: [] });
   t.is((await catalog.client('later'))?.name, 'Later');
 });
 
 test('a known client is served from memory until its topic is invalidated', async (t) => {
   const catalog = createCatalog(db.knex);
-  await insertClient(db.knex, { clientId: 'cached', name: 'Before', clientSecret: 's', metadata, resources: [] });
+  await insertClient(db.knex, { clientId: 'cached', name: 'Before', ...stored, metadata, resources: [] });
   t.is((await catalog.client('cached'))?.name, 'Before');
   await db.knex('clients').where({ client_id: 'cached' }).update({ name: 'After' });
   t.is((await catalog.client('cached'))?.name, 'Before');

@@ -2,6 +2,7 @@ import test from 'ava';
 import { createClient } from '../../src/domain/clients.js';
 import { LatchkeyError } from '../../src/errors.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testActor } from '../helpers/actor.js';
 
 let server: TestServer;
 
@@ -15,7 +16,7 @@ test.after.always(async () => {
 
 test('a sign-in client must list openid, so the provider never sees it without a scope allow-list', async (t) => {
   const error = await t.throwsAsync(
-    createClient(server.deps, {
+    createClient(server.deps, testActor, {
       name: 'API only',
       redirectUris: ['https://app.example/cb'],
       resources: ['https://orders.example'],
@@ -30,7 +31,7 @@ test('a sign-in client must list openid, so the provider never sees it without a
 });
 
 test('a sign-in client with openid and API scopes gets OIDC scopes for sign-in and API scopes per resource', async (t) => {
-  const { client } = await createClient(server.deps, {
+  const { client } = await createClient(server.deps, testActor, {
     name: 'Orders app',
     redirectUris: ['https://app.example/cb'],
     resources: ['https://orders2.example'],
@@ -42,7 +43,7 @@ test('a sign-in client with openid and API scopes gets OIDC scopes for sign-in a
 
 test('an API scope that belongs to no listed resource is refused and nothing is written', async (t) => {
   const error = await t.throwsAsync(
-    createClient(server.deps, { name: 'Stray', grantTypes: ['client_credentials'], scope: 'stray:read' }),
+    createClient(server.deps, testActor, { name: 'Stray', grantTypes: ['client_credentials'], scope: 'stray:read' }),
     { instanceOf: LatchkeyError },
   );
   t.is(error?.code, 'input.invalid');

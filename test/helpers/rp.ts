@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { createUser } from '../../src/domain/accounts.js';
+import { createUser } from '../../src/domain/users.js';
 import { createClient, type CreateClientInput } from '../../src/domain/clients.js';
 import type { TestServer } from './server.js';
 import { Browser, findForm } from './browser.js';
+import { testActor } from './actor.js';
 
 export const REDIRECT_URI = 'https://rp.example/callback';
 export const POST_LOGOUT_URI = 'https://rp.example/signed-out';
@@ -17,7 +18,7 @@ export interface RelyingParty {
 
 /** Registers a client with the domain function and discovers the server as openid-client does. */
 export async function registerRp(server: TestServer, input: Partial<CreateClientInput> = {}): Promise<RelyingParty> {
-  const { client, clientSecret } = await createClient(server.deps, {
+  const { client, clientSecret } = await createClient(server.deps, testActor, {
     name: 'Test RP',
     redirectUris: [REDIRECT_URI],
     postLogoutRedirectUris: [POST_LOGOUT_URI],
@@ -59,7 +60,7 @@ export async function createTestUser(server: TestServer, overrides: Partial<Omit
   const email = overrides.email ?? `user-${randomBytes(5).toString('hex')}@example.com`;
   const password = overrides.password ?? `pw-${randomBytes(8).toString('hex')}`;
   const name = overrides.name ?? 'Test User';
-  const user = await createUser(server.deps, { email, password, name, emailVerified: true });
+  const user = await createUser(server.deps, testActor, { email, password, name, emailVerified: true });
   return { id: user.id, email, password, name };
 }
 

@@ -1,10 +1,11 @@
 import test from 'ava';
 import { createClient } from '../../src/domain/clients.js';
-import { createUser, listUsers } from '../../src/domain/accounts.js';
+import { createUser, listUsers } from '../../src/domain/users.js';
 import { LatchkeyError } from '../../src/errors.js';
 import { Browser, findForm } from '../helpers/browser.js';
 import { authorizationRequest, go, registerRp } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testActor } from '../helpers/actor.js';
 
 let server: TestServer;
 
@@ -53,13 +54,13 @@ test('names, URIs and filters with control characters are refused or match nothi
     { name: 'bad\0name', redirectUris: ['https://rp.example/cb'] },
     { name: 'ok', redirectUris: ['https://rp.example/c\0b'] },
   ]) {
-    const error = await t.throwsAsync(createClient(server.deps, input), { instanceOf: LatchkeyError });
+    const error = await t.throwsAsync(createClient(server.deps, testActor, input), { instanceOf: LatchkeyError });
     t.is(error?.code, 'input.invalid');
   }
   const error = await t.throwsAsync(
-    createUser(server.deps, { email: 'nul@example.com', name: 'a\0b', password: 'long-enough-password' }),
+    createUser(server.deps, testActor, { email: 'nul@example.com', name: 'a\0b', password: 'long-enough-password' }),
     { instanceOf: LatchkeyError },
   );
   t.is(error?.code, 'input.invalid');
-  t.deepEqual(await listUsers(server.deps, { email: 'nul\0' }), []);
+  t.deepEqual((await listUsers(server.deps, { email: 'nul\0' })).items, []);
 });

@@ -7,6 +7,7 @@ import { createResource } from '../../src/domain/resources.js';
 import { LatchkeyError } from '../../src/errors.js';
 import { postWithBasic, registerRp, type RelyingParty } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testActor } from '../helpers/actor.js';
 
 let server: TestServer;
 let tokenEndpoint: string;
@@ -59,7 +60,7 @@ test('without a resource a machine client gets an opaque token that it can intro
 
 test('with a resource a machine client gets an ES256 at+jwt for that API carrying only the scopes it is allowed', async (t) => {
   const api = apiIdentifier();
-  await createResource(server.deps, { identifier: api, scopes: ['orders:read', 'orders:write'] });
+  await createResource(server.deps, testActor, { identifier: api, scopes: ['orders:read', 'orders:write'] });
   const client = await machineClient({ resources: [api], scope: 'orders:read' });
 
   const tokens = await oidc.clientCredentialsGrant(client.config, { resource: api, scope: 'orders:read orders:write' });
@@ -86,7 +87,7 @@ test('with a resource a machine client gets an ES256 at+jwt for that API carryin
 
 test('an API with its own access token lifetime gets tokens that live exactly that long', async (t) => {
   const api = apiIdentifier();
-  await createResource(server.deps, { identifier: api, scopes: ['short:read'], accessTokenTtl: 300 });
+  await createResource(server.deps, testActor, { identifier: api, scopes: ['short:read'], accessTokenTtl: 300 });
   const client = await machineClient({ resources: [api], scope: 'short:read' });
   const tokens = await oidc.clientCredentialsGrant(client.config, { resource: api, scope: 'short:read' });
   t.is(tokens.expires_in, 300);
@@ -106,7 +107,7 @@ test('an unregistered resource is refused with invalid_target', async (t) => {
 
 test('a registered resource the client was not given is refused with invalid_target', async (t) => {
   const api = apiIdentifier();
-  await createResource(server.deps, { identifier: api, scopes: ['billing:read'] });
+  await createResource(server.deps, testActor, { identifier: api, scopes: ['billing:read'] });
   const client = await machineClient();
   const response = await postWithBasic(tokenEndpoint, client, { grant_type: 'client_credentials', resource: api, scope: 'billing:read' });
   t.is(response.status, 400);
@@ -126,7 +127,7 @@ test('a wrong client secret is refused with 401 invalid_client', async (t) => {
 
 test('a public client cannot be registered for client_credentials', async (t) => {
   const error = await t.throwsAsync(
-    createClient(server.deps, { name: 'SPA', public: true, grantTypes: ['client_credentials'] }),
+    createClient(server.deps, testActor, { name: 'SPA', public: true, grantTypes: ['client_credentials'] }),
     { instanceOf: LatchkeyError },
   );
   t.is(error?.code, 'input.invalid');
@@ -136,7 +137,7 @@ test("an opaque-format API's token is introspected by that API's client and by n
   const api = apiIdentifier();
   const introspector = await machineClient({ name: 'Orders API' });
   const stranger = await machineClient({ name: 'Unrelated service' });
-  await createResource(server.deps, {
+  await createResource(server.deps, testActor, {
     identifier: api,
     scopes: ['stock:read'],
     accessTokenFormat: 'opaque',

@@ -6,6 +6,7 @@ import { createResource } from '../../src/domain/resources.js';
 import { Browser } from '../helpers/browser.js';
 import { createTestUser, postWithBasic, registerRp, signIn, type RelyingParty } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testActor } from '../helpers/actor.js';
 
 let server: TestServer;
 
@@ -105,7 +106,7 @@ test('revoking a refresh token revokes the whole grant', async (t) => {
 
 test('a JWT access token is not stored: it cannot be introspected or revoked and lives until its exp', async (t) => {
   const api = `https://api-${randomBytes(4).toString('hex')}.example/`;
-  await createResource(server.deps, { identifier: api, scopes: ['orders:read'] });
+  await createResource(server.deps, testActor, { identifier: api, scopes: ['orders:read'] });
   const rp = await registerRp(server, { resources: [api], scope: 'openid profile email offline_access orders:read' });
   const { accessToken, refreshToken } = await userTokens(
     rp,

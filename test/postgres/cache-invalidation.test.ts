@@ -5,6 +5,7 @@ import { createResource } from '../../src/domain/resources.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { postWithBasic, registerRp, type RelyingParty } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testActor } from '../helpers/actor.js';
 
 // Another process on the same database, as the CLI is next to a running server. Only
 // PostgreSQL allows that: the embedded engine's data dir is held by the server.
@@ -54,7 +55,7 @@ test('a client deleted by another process stops getting tokens from the running 
   t.is(before.status, 200);
   t.truthy(before.accessToken);
 
-  await deleteClient(other, client.clientId);
+  await deleteClient(other, testActor, client.clientId);
 
   const after = await eventually(
     () => clientCredentials(client),
@@ -72,8 +73,8 @@ test('a resource registered by another process becomes usable on the running ser
   t.is(before.status, 400);
   t.is(before.error, 'invalid_target');
 
-  await createResource(other, { identifier: api, scopes: ['reports:read'] });
-  const { client, clientSecret } = await createClient(other, {
+  await createResource(other, testActor, { identifier: api, scopes: ['reports:read'] });
+  const { client, clientSecret } = await createClient(other, testActor, {
     name: 'Reporting job',
     grantTypes: ['client_credentials'],
     resources: [api],

@@ -1,0 +1,91 @@
+import type { Page } from '../domain/pagination.js';
+import type { UserGrant } from '../domain/grants.js';
+import type { AuditEventRow } from '../store/audit-events.js';
+import type { ClientRow } from '../store/clients.js';
+import type { InitialAccessTokenRow } from '../store/initial-access-tokens.js';
+import type { ResourceRow } from '../store/resources.js';
+import type { UserRow } from '../store/users.js';
+
+// The public JSON shapes (snake_case, like OAuth metadata) the admin API and the CLI's --json
+// print. Never a hash, a secret or a token.
+
+const iso = (date: Date | null) => (date === null ? null : date.toISOString());
+
+export function pageJson<T, J>(page: Page<T>, shape: (item: T) => J) {
+  return { items: page.items.map(shape), next_cursor: page.nextCursor };
+}
+
+export function userJson(user: UserRow) {
+  return {
+    id: user.id,
+    email: user.email,
+    email_verified: user.emailVerified,
+    name: user.name,
+    disabled: user.disabled,
+    is_admin: user.isAdmin,
+    created_at: iso(user.createdAt),
+    updated_at: iso(user.updatedAt),
+  };
+}
+
+export function clientJson(client: ClientRow) {
+  return {
+    client_id: client.clientId,
+    client_name: client.name,
+    ...client.metadata,
+    resources: client.resources.map((entry) => ({ identifier: entry.identifier, scope: entry.scopes.join(' ') })),
+    first_party: client.firstParty,
+    admin_access: client.adminAccess,
+    registered_dynamically: client.registeredDynamically,
+    previous_secret_expires_at: client.previousSecretHash ? iso(client.previousSecretExpiresAt) : null,
+    created_at: iso(client.createdAt),
+    updated_at: iso(client.updatedAt),
+  };
+}
+
+export function resourceJson(resource: ResourceRow) {
+  return {
+    identifier: resource.identifier,
+    scope: resource.scopes.join(' '),
+    access_token_format: resource.accessTokenFormat,
+    access_token_ttl: resource.accessTokenTtl,
+    introspection_client_id: resource.introspectionClientId,
+    created_at: iso(resource.createdAt),
+  };
+}
+
+export function grantJson(grant: UserGrant) {
+  return {
+    grant_id: grant.grantId,
+    user_id: grant.accountId,
+    client_id: grant.clientId,
+    scope: grant.scope,
+    resources: grant.resources,
+    created_at: iso(grant.createdAt),
+    expires_at: iso(grant.expiresAt),
+  };
+}
+
+export function auditEventJson(event: AuditEventRow) {
+  return {
+    id: event.id,
+    occurred_at: iso(event.occurredAt),
+    type: event.type,
+    actor: { type: event.actorType, id: event.actorId },
+    subject: event.subjectType ? { type: event.subjectType, id: event.subjectId } : null,
+    ip: event.ip,
+    outcome: event.outcome,
+    details: event.details,
+  };
+}
+
+export function initialAccessTokenJson(token: InitialAccessTokenRow) {
+  return {
+    id: token.id,
+    description: token.description,
+    created_by: token.createdBy,
+    created_at: iso(token.createdAt),
+    expires_at: iso(token.expiresAt),
+    revoked_at: iso(token.revokedAt),
+  };
+}

@@ -1,0 +1,164 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { Deps } from '../deps.js';
+import { LatchkeyError } from '../errors.js';
+import { deletePayloadsByAccountId } from '../store/oidc-payloads.js';
+import {
+  deleteUser as deleteUserRow,
+  findUserById,
+  insertUser,
+  listUsers as selectUsers,
+  updateUser as updateUserRow,
+  type UserChanges,
+  type UserRow,
+} from '../store/users.js';
+import { recordAudit, type Actor } from './audit.js';
+import { isCreatedKey, keysetPage, type Page, type PageRequest } from './pagination.js';
+import { displayName, parseInput } from './validation.js';
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 256;
+
+const email = z
+  .string({ message: 'is required' })
+  .trim()
+  .max(254, { message: 'is too long' })
+  .pipe(z.email({ message: 'is not an email address' }));
+
+export const password = z
+  .string({ message: 'is required' })
+  .min(MIN_PASSWORD_LENGTH, { message: `must be at least ${MIN_PASSWORD_LENGTH} characters` })
+  .max(MAX_PASSWORD_LENGTH, { message: `must be at most ${MAX_PASSWORD_LENGTH} characters` });
+
+const createUserInput = z.object({
+  email,
+  name: displayName(200).optional(),
+  password,
+  emailVerified: z.boolean().default(false),
+  isAdmin: z.boolean().default(false),
+});
+
+const updateUserInput = z
+  .object({
+    email: email.optional(),
+    // null clears the name.
+    name: displayName(200).nullable().optional(),
+    emailVerified: z.boolean().optional(),
+    isAdmin: z.boolean().optional(),
+  })
+  .strict();
+
+export type CreateUserInput = z.input<typeof createUserInput>;
+export type UpdateUserInput = z.input<typeof updateUserInput>;
+
+// Models that let a user act without signing in again: what disabling or deleting must end.
+const SESSION_MODELS = ['Session', 'Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode', 'Interaction', 'BackchannelAuthenticationRequest', 'DeviceCode'];
+
+function userNotFound(id: string): LatchkeyError {
+  return new LatchkeyError('user.not_found', `no user with id ${id}`);
+}
+
+export async function createUser(deps: Deps, actor: Actor, input: CreateUserInput): Promise<UserRow> {
+  const parsed = parseInput(createUserInput, input);
+  const passwordHash = await deps.passwords.hash(parsed.password);
+  return deps.db.knex.transaction(async (trx) => {
+    const user = await insertUser(trx, {
+      email: parsed.email,
+      name: parsed.name ?? null,
+      passwordHash,
+      emailVerified: parsed.emailVerified,
+      isAdmin: parsed.isAdmin,
+    });
+    await recordAudit(trx, actor, { type: 'user.created', subject: { type: 'user', id: user.id }, details: { is_admin: user.isAdmin } });
+    return user;
+  });
+}
+
+export async function getUser(deps: Deps, id: string): Promise<UserRow> {
+  const user = await findUserById(deps.db.knex, id);
+  if (!user) throw userNotFound(id);
+  return user;
+}
+
+/** Oldest first; `email` matches any part of the address, case-insensitively. */
+export async function listUsers(deps: Deps, query: PageRequest & { email?: string | undefined } = {}): Promise<Page<UserRow>> {
+  return keysetPage(
+    query,
+    isCreatedKey,
+    (limit, after) => selectUsers(deps.db.knex, { limit, ...(query.email ? { email: query.email } : {}), ...(after ? { after } : {}) }),
+    (user) => user.key,
+  );
+}
+
+async function changeUser(trx: Knex, id: string, changes: UserChanges): Promise<UserRow> {
+  const user = await updateUserRow(trx, id, changes);
+  if (!user) throw userNotFound(id);
+  return user;
+}
+
+export async function updateUser(deps: Deps, actor: Actor, id: string, input: UpdateUserInput): Promise<UserRow> {
+  const parsed = parseInput(updateUserInput, input);
+  return deps.db.knex.transaction(async (trx) => {
+    const current = await findUserById(trx, id);
+    if (!current) throw userNotFound(id);
+    const changes: UserChanges = {};
+    if (parsed.email !== undefined && parsed.email !== current.email) {
+      changes.email = parsed.email;
+      // A new address is unverified until someone says otherwise.
+      changes.emailVerified = parsed.emailVerified ?? false;
+    } else if (parsed.emailVerified !== undefined) {
+      changes.emailVerified = parsed.emailVerified;
+    }
+    if (parsed.name !== undefined) changes.name = parsed.name;
+    if (parsed.isAdmin !== undefined) changes.isAdmin = parsed.isAdmin;
+    const user = await changeUser(trx, id, changes);
+    const changed = Object.keys(changes).filter((key) => changes[key as keyof UserChanges] !== current[key as keyof UserRow]);
+    await recordAudit(trx, actor, { type: 'user.updated', subject: { type: 'user', id }, details: { changed: changed.map(snakeCase) } });
+    return user;
+  });
+}
+
+/**
+ * Sets a new password. Everyone signed in as the user (sessions and refresh tokens) must sign
+ * in again with it: a password set by an admin is usually a response to a compromise.
+ */
+export async function setUserPassword(deps: Deps, actor: Actor, id: string, input: { password: string }): Promise<UserRow> {
+  const parsed = parseInput(z.object({ password }), input);
+  const passwordHash = await deps.passwords.hash(parsed.password);
+  return deps.db.knex.transaction(async (trx) => {
+    const user = await changeUser(trx, id, { passwordHash });
+    await deletePayloadsByAccountId(trx, id, ['Session', 'RefreshToken']);
+    await recordAudit(trx, actor, { type: 'user.password_changed', subject: { type: 'user', id } });
+    return user;
+  });
+}
+
+/** A disabled user cannot sign in; their sessions, grants and tokens end now. */
+export async function disableUser(deps: Deps, actor: Actor, id: string): Promise<UserRow> {
+  return deps.db.knex.transaction(async (trx) => {
+    const user = await changeUser(trx, id, { disabled: true });
+    await deletePayloadsByAccountId(trx, id, SESSION_MODELS);
+    await recordAudit(trx, actor, { type: 'user.disabled', subject: { type: 'user', id } });
+    return user;
+  });
+}
+
+export async function enableUser(deps: Deps, actor: Actor, id: string): Promise<UserRow> {
+  return deps.db.knex.transaction(async (trx) => {
+    const user = await changeUser(trx, id, { disabled: false });
+    await recordAudit(trx, actor, { type: 'user.enabled', subject: { type: 'user', id } });
+    return user;
+  });
+}
+
+export async function deleteUser(deps: Deps, actor: Actor, id: string): Promise<void> {
+  await deps.db.knex.transaction(async (trx) => {
+    if (!(await deleteUserRow(trx, id))) throw userNotFound(id);
+    await deletePayloadsByAccountId(trx, id);
+    await recordAudit(trx, actor, { type: 'user.deleted', subject: { type: 'user', id } });
+  });
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
