@@ -6,6 +6,7 @@ const catalogue = {
   'input.invalid': { status: 400, oauth: 'invalid_request', message: 'The request is not valid.' },
   'input.too_large': { status: 413, oauth: 'invalid_request', message: 'The request is too large.' },
   'route.not_found': { status: 404, oauth: 'invalid_request', message: 'There is nothing at this address.' },
+  'route.method_not_allowed': { status: 405, oauth: 'invalid_request', message: 'This address does not take this method.' },
   'user.email_taken': { status: 409, oauth: 'invalid_request', message: 'A user with this email already exists.' },
   'user.not_found': { status: 404, oauth: 'invalid_request', message: 'No such user.' },
   'client.not_found': { status: 404, oauth: 'invalid_client', message: 'No such client.' },

@@ -4,6 +4,7 @@ import { startChangeFeed } from './cache/change-feed.js';
 import { startControlServer, type ControlServer } from './control/socket.js';
 import { migrateLatest } from './db/migrate.js';
 import type { Deps } from './deps.js';
+import { ensureConsoleClient } from './domain/console-client.js';
 import { ensureKeys, loadKeys } from './domain/keys.js';
 import { createProvider } from './oidc/provider.js';
 import { startSweeper } from './oidc/sweeper.js';
@@ -19,6 +20,7 @@ export interface RunningServer {
 export async function startServer(deps: Deps, options: { host?: string } = {}): Promise<RunningServer> {
   await migrateLatest(deps.db);
   await ensureKeys(deps);
+  await ensureConsoleClient(deps);
   let provider = createProvider(deps, await loadKeys(deps));
   const app = await createApp(deps, () => provider);
 

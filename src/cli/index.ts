@@ -1,28 +1,69 @@
 import { configFromProcess } from '../config.js';
 import { parse } from './args.js';
+import { auditCommand } from './commands/audit.js';
 import { clientsCommand } from './commands/clients.js';
+import { grantsCommand } from './commands/grants.js';
+import { initialAccessTokensCommand } from './commands/initial-access-tokens.js';
 import { migrateCommand } from './commands/migrate.js';
 import { resourcesCommand } from './commands/resources.js';
 import { usersCommand } from './commands/users.js';
 import { reportError, UsageError } from './output.js';
+import type { Subcommand } from './subcommands.js';
 
 const usage = `Usage: latchkey <command> [options]
 
+Every command takes --json: one JSON document on stdout (lists: {"items": [...], "next_cursor": ...}).
+Lists take --limit N and --cursor C (the next_cursor of the page before). Durations: 300, 5m, 1h, 30d.
+On update a list flag replaces the whole list, and "" clears a setting (--logo-uri "").
+
   serve                          run the server (migrates the database first)
   migrate                        apply pending database migrations
-  users create --email E [--name N] [--password P] [--email-verified] [--json]
-  users list [--email E] [--limit N] [--json]
-  clients create --name N [--redirect-uri U ...] [--post-logout-redirect-uri U ...] [--public]
-                 [--grant authorization_code,refresh_token | --grant client_credentials]
-                 [--scope "openid profile ..."] [--resource URI ...] [--cors-origin O ...]
-                 [--token-endpoint-auth-method client_secret_basic|client_secret_post] [--json]
-  clients list [--name N] [--limit N] [--json]
-  clients delete CLIENT_ID [--json]
-  resources create --identifier URI --scope "a b" [--format jwt|opaque]
-                   [--access-token-ttl 5m] [--introspection-client CLIENT_ID] [--json]
-  resources list [--limit N] [--json]
+
+  users create --email E [--name N] [--password P] [--email-verified] [--admin]
+  users get|disable|enable|delete USER_ID
+  users list [--email E]
+  users update USER_ID [--email E] [--name N] [--[no-]email-verified] [--[no-]admin]
+  users set-password USER_ID [--password P]    (asks, hidden, when --password is not given)
+
+  clients create --name N [--public] [settings]
+  clients update CLIENT_ID [settings]
+  clients get|delete CLIENT_ID
+  clients list [--name N]
+  clients rotate-secret CLIENT_ID [--grace 1h]  (the old secret works for the grace period)
+    settings: [--redirect-uri U ...] [--post-logout-redirect-uri U ...]
+              [--grant authorization_code,refresh_token | --grant client_credentials]
+              [--scope "openid profile ..."] [--resource URI ...] [--cors-origin O ...]
+              [--token-endpoint-auth-method client_secret_basic|client_secret_post|private_key_jwt]
+              [--[no-]first-party] [--[no-]admin-access] [--logo-uri U] [--client-uri U]
+              [--policy-uri U] [--tos-uri U] [--access-token-ttl 5m] [--refresh-token-ttl 30d]
+              [--jwks JSON|@file] [--jwks-uri U]
+
+  resources create --identifier URI --scope "a b" [settings]
+  resources update URI [--scope "a b"] [settings]
+  resources get|delete URI
+  resources list
+    settings: [--format jwt|opaque] [--access-token-ttl 5m] [--introspection-client CLIENT_ID]
+
+  grants list --user USER_ID
+  grants revoke GRANT_ID
+
+  initial-access-tokens create [--description D] [--expires-in 1d]
+  initial-access-tokens list
+  initial-access-tokens revoke ID
+
+  audit list [--type T] [--actor ID] [--subject ID] [--from ISO] [--to ISO]
 
 Configuration comes from environment variables (see the README).`;
+
+const groups: Record<string, Subcommand> = {
+  migrate: migrateCommand,
+  users: usersCommand,
+  clients: clientsCommand,
+  resources: resourcesCommand,
+  grants: grantsCommand,
+  'initial-access-tokens': initialAccessTokensCommand,
+  audit: auditCommand,
+};
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -31,24 +72,14 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = configFromProcess();
-  switch (command) {
-    case 'serve': {
-      parse(rest, {});
-      // Only the server loads the provider and the HTTP stack; other commands stay light.
-      const { serve } = await import('../main.js');
-      return serve(config);
-    }
-    case 'migrate':
-      return migrateCommand(config, rest);
-    case 'users':
-      return usersCommand(config, rest);
-    case 'clients':
-      return clientsCommand(config, rest);
-    case 'resources':
-      return resourcesCommand(config, rest);
-    default:
-      throw new UsageError(`unknown command "${command}"`);
+  if (command === 'serve') {
+    parse(rest, {});
+    // Only the server loads the provider and the HTTP stack; other commands stay light.
+    const { serve } = await import('../main.js');
+    return serve(config);
   }
+  if (!Object.hasOwn(groups, command)) throw new UsageError(`unknown command "${command}"`);
+  return groups[command]!(config, rest);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -1,13 +1,30 @@
 import { LatchkeyError } from '../errors.js';
 import { ConfigError } from '../config.js';
 
-/** The CLI's only way to write: data to stdout, messages and errors to stderr. */
-export function printResult(result: unknown, options: { json: boolean; human: (result: never) => string }): void {
+/**
+ * The CLI's only way to write: data to stdout, messages and errors to stderr. `note` is for
+ * people (such as "this secret is shown once"), so --json leaves it out and stdout stays one document.
+ */
+export function printResult(result: unknown, options: { json: boolean; human: (result: never) => string; note?: string }): void {
   if (options.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } else {
     process.stdout.write(`${options.human(result as never)}\n`);
+    if (options.note) process.stderr.write(`${options.note}\n`);
   }
+}
+
+export interface PageJson<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+/** A page as a table, ending with how to ask for the next one. */
+export function pageTable<T>(columns: string[], row: (item: T) => Record<string, unknown> = (item) => item as Record<string, unknown>) {
+  return (page: PageJson<T>): string => {
+    const rows = table(page.items.map(row), columns);
+    return page.next_cursor ? `${rows}\n(more: --cursor ${page.next_cursor})` : rows;
+  };
 }
 
 export class UsageError extends Error {
@@ -24,6 +41,10 @@ const flags: Record<string, string> = {
   scopes: '--scope',
   accessTokenFormat: '--format',
   introspectionClientId: '--introspection-client',
+  isAdmin: '--admin',
+  graceSeconds: '--grace',
+  actorId: '--actor',
+  subjectId: '--subject',
 };
 
 function flagFor(field: string): string {

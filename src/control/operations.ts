@@ -32,7 +32,7 @@ function withSecret({ client, clientSecret }: ClientWithSecret) {
 export const operations = {
   'users.create': async (deps: Deps, input: Second<typeof createUser>) => userJson(await createUser(deps, cliActor(), input)),
   'users.get': async (deps: Deps, input: { id: string }) => userJson(await getUser(deps, input.id)),
-  'users.list': async (deps: Deps, input: PageRequest & { email?: string }) => pageJson(await listUsers(deps, input), userJson),
+  'users.list': async (deps: Deps, input: PageRequest & { email?: string | undefined }) => pageJson(await listUsers(deps, input), userJson),
   'users.update': async (deps: Deps, input: { id: string; changes: Parameters<typeof updateUser>[3] }) =>
     userJson(await updateUser(deps, cliActor(), input.id, input.changes)),
   'users.set-password': async (deps: Deps, input: { id: string; password: string }) =>
@@ -45,10 +45,10 @@ export const operations = {
   },
   'clients.create': async (deps: Deps, input: Second<typeof createClient>) => withSecret(await createClient(deps, cliActor(), input)),
   'clients.get': async (deps: Deps, input: { clientId: string }) => clientJson(await getClient(deps, input.clientId)),
-  'clients.list': async (deps: Deps, input: PageRequest & { name?: string }) => pageJson(await listClients(deps, input), clientJson),
+  'clients.list': async (deps: Deps, input: PageRequest & { name?: string | undefined }) => pageJson(await listClients(deps, input), clientJson),
   'clients.update': async (deps: Deps, input: { clientId: string; changes: Parameters<typeof updateClient>[3] }) =>
     clientJson(await updateClient(deps, cliActor(), input.clientId, input.changes)),
-  'clients.rotate-secret': async (deps: Deps, input: { clientId: string; graceSeconds?: number }) =>
+  'clients.rotate-secret': async (deps: Deps, input: { clientId: string; graceSeconds?: number | undefined }) =>
     withSecret(await rotateClientSecret(deps, cliActor(), input.clientId, { graceSeconds: input.graceSeconds })),
   'clients.delete': async (deps: Deps, input: { clientId: string }) => {
     await deleteClient(deps, cliActor(), input.clientId);

@@ -31,3 +31,11 @@ export async function migrateLatest(db: Database): Promise<string[]> {
     return applied;
   });
 }
+
+/** Undoes the most recent migration; for taking a database back to test a migration's `up` on real rows. */
+export async function rollbackLast(db: Database): Promise<string[]> {
+  return db.withExclusiveLock(async () => {
+    const [, undone] = (await db.knex.migrate.down(migratorConfig)) as [number, string[]];
+    return undone;
+  });
+}

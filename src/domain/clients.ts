@@ -150,6 +150,14 @@ export interface ClientWithSecret {
   clientSecret: string | undefined;
 }
 
+/** base64url, but never starting with `-` or `_`, which command lines would read as a flag. */
+export function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}
+
 function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
@@ -290,7 +298,7 @@ export async function createClient(deps: Deps, actor: Actor, input: CreateClient
   const grants = new Set<string>(settings.grantTypes);
   const oidcScopes = settings.scope ? settings.scope.filter(isOidcScope) : defaultOidcScopes(grants);
   const requestedApiScopes = settings.scope?.filter((scope) => !isOidcScope(scope));
-  const clientId = randomBytes(16).toString('base64url');
+  const clientId = newClientId();
   const method: TokenEndpointAuthMethod = settings.public ? 'none' : (settings.tokenEndpointAuthMethod ?? 'client_secret_basic');
   const clientSecret = usesSecret(method) ? newSecret() : undefined;
 

@@ -35,7 +35,7 @@ export const apiScopes = z
 
 export const resourceIdentifier = z
   .string({ message: 'is required' })
-  .refine(isResourceIdentifier, { message: 'must be an absolute http(s) URI without a fragment' });
+  .refine(isResourceIdentifier, { message: 'must be an absolute https URI without a fragment (http only for localhost)' });
 
 const nonEmptyScopes = apiScopes.refine((scopes) => scopes.length > 0, { message: 'must name at least one scope' });
 const accessTokenFormat = z.enum(['jwt', 'opaque'], { message: 'must be jwt or opaque' });

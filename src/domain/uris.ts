@@ -4,10 +4,14 @@ export function isRedirectUri(value: string): boolean {
   return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:') && url.hash === '' && !value.includes('#');
 }
 
-/** RFC 8707 §2: an absolute URI without a fragment. */
+/** RFC 8707 §2: an absolute URI without a fragment; https, or http for an API on this machine. */
 export function isResourceIdentifier(value: string): boolean {
   const url = parse(value);
-  return url !== undefined && (url.protocol === 'https:' || url.protocol === 'http:') && !value.includes('#');
+  return url !== undefined && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))) && !value.includes('#');
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
 /** A bare origin such as https://app.example or http://localhost:3000. */

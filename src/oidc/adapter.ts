@@ -1,6 +1,11 @@
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Deps } from '../deps.js';
+import type { Actor } from '../domain/audit.js';
+import { deleteDynamicClient, registerDynamicClient, updateDynamicClient } from '../domain/dynamic-clients.js';
+import { findUsableToken } from '../domain/initial-access-tokens.js';
 import { isOidcScope } from '../domain/scopes.js';
+import { LatchkeyError } from '../errors.js';
+import { findClient } from '../store/clients.js';
 import type { ClientRow } from '../store/clients.js';
 import {
   consumePayload,
@@ -65,20 +70,57 @@ export function providerClientMetadata(client: ClientRow): AdapterPayload {
   } as AdapterPayload;
 }
 
+/** The registration policy every initial access token carries, so it runs on create and on each update. */
+export const REGISTRATION_POLICY = 'latchkey-self-registration';
+
+const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+/** The request the provider is serving: adapters are called without it, but always inside one. */
+function currentRequest(): KoaContextWithOIDC {
+  const ctx = Provider.ctx;
+  if (!ctx) throw new Error('a client registration was stored outside of a request');
+  return ctx;
+}
+
+/** Domain refusals become the OAuth errors RFC 7591/7592 expect rather than a 500. */
+async function asOAuthError<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof LatchkeyError && error.code === 'input.invalid') throw new errors.InvalidClientMetadata(error.message);
+    if (error instanceof LatchkeyError && error.code === 'client.not_found') throw new errors.InvalidToken('client not found');
+    throw error;
+  }
+}
+
 export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
   const db = deps.db.knex;
 
+  /**
+   * The provider writes clients only from the registration endpoints (RFC 7591/7592); admins
+   * change clients through Latchkey's own domain functions.
+   */
   class ClientAdapter implements Adapter {
     async find(id: string) {
       const client = await deps.catalog.client(id);
       return client ? providerClientMetadata(client) : undefined;
     }
-    // Clients change through Latchkey's own domain functions, never through the provider.
-    async upsert() {
-      throw new errors.InvalidRequest('clients are managed by Latchkey, not through this endpoint');
+    async upsert(id: string, payload: AdapterPayload) {
+      const ctx = currentRequest();
+      const metadata = payload as Record<string, unknown>;
+      await asOAuthError(async () => {
+        if (await findClient(db, id)) {
+          await updateDynamicClient(deps, { type: 'client', id, ip: ctx.ip }, id, metadata);
+          return;
+        }
+        const initialAccessToken = ctx.oidc.entities.InitialAccessToken;
+        if (!initialAccessToken?.jti) throw new errors.InvalidToken('initial access token not found');
+        await registerDynamicClient(deps, { type: 'initial_access_token', id: initialAccessToken.jti, ip: ctx.ip }, metadata);
+      });
     }
-    async destroy() {
-      throw new errors.InvalidRequest('clients are managed by Latchkey, not through this endpoint');
+    async destroy(id: string) {
+      const actor: Actor = { type: 'client', id, ip: currentRequest().ip };
+      await asOAuthError(() => deleteDynamicClient(deps, actor, id));
     }
     async findByUid() {
       return undefined;
@@ -142,6 +184,43 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     }
   }
 
+  /**
+   * Initial access tokens are made by admins in their own table (stored as a SHA-256); the
+   * provider only looks them up. The payload's jti is the token's row id, not its value: the
+   * provider never uses it, and the registration's audit event names the token by it.
+   */
+  class InitialAccessTokenAdapter implements Adapter {
+    async find(token: string) {
+      const row = await findUsableToken(deps, token);
+      if (!row) return undefined;
+      return {
+        jti: row.id,
+        kind: 'InitialAccessToken',
+        iat: epochSeconds(row.createdAt),
+        ...(row.expiresAt ? { exp: epochSeconds(row.expiresAt) } : {}),
+        policies: [REGISTRATION_POLICY],
+      } as AdapterPayload;
+    }
+    async upsert() {
+      throw new Error('initial access tokens are created by admins, not by the provider');
+    }
+    async destroy() {
+      throw new Error('initial access tokens are revoked by admins, not by the provider');
+    }
+    async findByUid() {
+      return undefined;
+    }
+    async findByUserCode() {
+      return undefined;
+    }
+    async consume() {}
+    async revokeByGrantId() {}
+  }
+
   // oidc-provider accepts a factory and asks it once per model.
-  return (model: string) => (model === 'Client' ? new ClientAdapter() : new PayloadAdapter(model));
+  return (model: string) => {
+    if (model === 'Client') return new ClientAdapter();
+    if (model === 'InitialAccessToken') return new InitialAccessTokenAdapter();
+    return new PayloadAdapter(model);
+  };
 }

@@ -2,11 +2,13 @@ import type { Client, Configuration, KoaContextWithOIDC, ResourceServer } from '
 import { errors } from 'oidc-provider';
 import type { Deps } from '../deps.js';
 import { ADMIN_SCOPE, adminResourceIdentifier } from '../domain/admin-access.js';
+import { newClientId } from '../domain/clients.js';
+import { registrationProblem } from '../domain/dynamic-clients.js';
 import type { KeyMaterial } from '../domain/keys.js';
 import { OIDC_SCOPES } from '../domain/scopes.js';
 import { isOrigin } from '../domain/uris.js';
 import { renderPage } from '../http/render.js';
-import { createAdapterFactory } from './adapter.js';
+import { createAdapterFactory, REGISTRATION_POLICY } from './adapter.js';
 import { findAccount } from './find-account.js';
 import { renderErrorPage } from './error-page.js';
 import { pageLanguage, UI_LOCALES } from './locales.js';
@@ -91,6 +93,26 @@ function clientSetting(client: Client | undefined, key: 'access_token_ttl' | 're
   return client ? (client.metadata() as Record<string, unknown>)[key] : undefined;
 }
 
+/**
+ * Self-registration rules (domain/dynamic-clients.ts), on registration and on every RFC 7592
+ * update. A description starting with "redirect_uris" is answered as invalid_redirect_uri.
+ */
+function selfRegistrationPolicy(ctx: KoaContextWithOIDC, properties: Record<string, unknown>): void {
+  const current = ctx.oidc.route === 'client_update' ? ctx.oidc.client : undefined;
+  const problem = registrationProblem(properties, current ? { tokenEndpointAuthMethod: current.tokenEndpointAuthMethod } : undefined);
+  if (problem) throw new errors.InvalidClientMetadata(problem.description);
+}
+
+/** Where clients register (RFC 7591) and, under it, manage their registration (RFC 7592). */
+export const REGISTRATION_PATH = '/reg';
+
+/**
+ * Only asymmetric algorithms: HS* and client_secret_jwt need the plaintext client secret as
+ * the key, and Latchkey keeps only its SHA-256.
+ */
+const ASYMMETRIC_SIGNING = ['ES256', 'RS256', 'PS256', 'Ed25519', 'EdDSA'] as const;
+const SERVER_SIGNING = ['ES256', 'RS256'] as const;
+
 export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configuration {
   const { tokens } = deps.config;
   // A client's refresh-token lifetime replaces the default (an admin set it on purpose, longer or shorter).
@@ -104,8 +126,17 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
     claims: CLAIMS,
     scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
-    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
-    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'] },
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: [...ASYMMETRIC_SIGNING],
+      requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING],
+      // What the server signs with: the algorithms of its own keys.
+      idTokenSigningAlgValues: [...SERVER_SIGNING],
+      userinfoSigningAlgValues: [...SERVER_SIGNING],
+      introspectionSigningAlgValues: [...SERVER_SIGNING],
+      authorizationSigningAlgValues: [...SERVER_SIGNING],
+    },
+    routes: { registration: REGISTRATION_PATH },
     jwks: { keys: keys.signingKeys as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: keys.cookieSecrets,
@@ -161,6 +192,14 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
         },
       },
       userinfo: { enabled: true },
+      registration: {
+        enabled: true,
+        // Looked up in initial_access_tokens (adapter.ts); each carries the self-registration policy.
+        initialAccessToken: true,
+        policies: { [REGISTRATION_POLICY]: selfRegistrationPolicy },
+        idFactory: () => newClientId(),
+      },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       // On by default in v9; they belong to the protocol-breadth work and stay off until then.
       dPoP: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },

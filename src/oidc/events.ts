@@ -1,6 +1,8 @@
 import type { EventEmitter } from 'node:events';
-import type Provider from 'oidc-provider';
-import type { Logger } from '../log.js';
+import Provider from 'oidc-provider';
+import type { Deps } from '../deps.js';
+import { recordAudit } from '../domain/audit.js';
+import { sha256 } from '../util/digest.js';
 
 // Errors the provider answers on its own: log the kind, never the request's values.
 const errorEvents = [
@@ -12,11 +14,39 @@ const errorEvents = [
   'grant.error',
   'introspection.error',
   'revocation.error',
+  'registration_create.error',
+  'registration_read.error',
+  'registration_update.error',
+  'registration_delete.error',
   'userinfo.error',
   'server_error',
 ] as const;
 
-export function logProviderEvents(provider: Provider, log: Logger): void {
+// v9 emits no revocation event of its own: a revoked token is one destroyed by the revocation endpoint.
+const revocableTokenEvents = ['access_token.destroyed', 'client_credentials.destroyed', 'refresh_token.destroyed'] as const;
+
+interface DestroyedToken {
+  jti: string;
+  kind: string;
+}
+
+/** RFC 7009 revocations go to the audit log, naming the token by its stored digest, never its value. */
+function auditRevocations(emitter: EventEmitter, deps: Deps): void {
+  for (const event of revocableTokenEvents) {
+    emitter.on(event, (token: DestroyedToken) => {
+      const ctx = Provider.ctx;
+      const clientId = ctx?.oidc.client?.clientId;
+      if (ctx?.oidc.route !== 'revocation' || !clientId) return;
+      const actor = { type: 'client' as const, id: clientId, ip: ctx.ip };
+      recordAudit(deps.db.knex, actor, { type: 'token.revoked', subject: { type: 'token', id: sha256(token.jti) }, details: { kind: token.kind } }).catch(
+        (error: unknown) => deps.log.error({ err: error, event }, 'could not record a token revocation'),
+      );
+    });
+  }
+}
+
+export function logProviderEvents(provider: Provider, deps: Deps): void {
+  const { log } = deps;
   // The typings declare one overload per event; a loop over names needs the plain emitter.
   const emitter = provider as unknown as EventEmitter;
   for (const event of errorEvents) {
@@ -30,4 +60,5 @@ export function logProviderEvents(provider: Provider, log: Logger): void {
   emitter.on('grant.success', (ctx: { oidc: { params?: { grant_type?: unknown }; client?: { clientId: string } } }) => {
     log.debug({ grantType: ctx.oidc.params?.grant_type, clientId: ctx.oidc.client?.clientId }, 'token issued');
   });
+  auditRevocations(emitter, deps);
 }

@@ -5,6 +5,7 @@ import type { KeyMaterial } from '../domain/keys.js';
 import { now } from '../util/clock.js';
 import { providerConfiguration } from './configuration.js';
 import { logProviderEvents } from './events.js';
+import { registrationManagement } from './registration.js';
 
 export type { Provider };
 
@@ -24,7 +25,8 @@ export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
   const provider = new Provider(deps.config.http.issuer, providerConfiguration(deps, keys));
   // Behind a TLS-terminating proxy the issuer is https while the socket is not.
   provider.proxy = deps.config.http.trustProxy;
-  logProviderEvents(provider, deps.log);
+  logProviderEvents(provider, deps);
   compareSecretsByDigest(deps, provider);
+  provider.use(registrationManagement(deps));
   return provider;
 }

@@ -55,7 +55,8 @@ export async function insertAuditEvent(db: Knex, event: NewAuditEvent): Promise<
     subject_id: event.subjectId,
     ip: event.ip,
     outcome: event.outcome,
-    details: JSON.stringify(event.details),
+    // Details can quote what a request sent; PostgreSQL's jsonb cannot hold a NUL character.
+    details: JSON.stringify(event.details, (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\0', '') : value)),
   });
 }
 

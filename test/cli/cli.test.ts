@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { engine } from '../helpers/engines.js';
 import { lines, processEnv, repoRoot, runCli, type CliResult } from '../helpers/processes.js';
 import { testEnv } from '../helpers/server.js';
+import { assertOneLineError, json, type Page } from './support.js';
 
 // Separate databases, so the users, the clients and the error halves of the file run side by side.
 let people: TestDatabase;
@@ -66,24 +67,6 @@ function uniqueEmail(label: string): string {
   return `${label}-${counter}-${process.pid}@example.com`;
 }
 
-function json<T = Record<string, unknown>>(t: ExecutionContext, result: CliResult): T {
-  t.is(result.code, 0, `exit ${result.code}; stderr: ${result.stderr}`);
-  // One document: the whole of stdout parses, nothing before or after it.
-  return JSON.parse(result.stdout) as T;
-}
-
-/** A failure as the CLI promises it: non-zero, nothing on stdout, exactly one error line, no stack. */
-function assertOneLineError(t: ExecutionContext, result: CliResult, mentions: string): string {
-  t.not(result.code, 0);
-  t.is(result.stdout, '');
-  const [first, ...rest] = lines(result.stderr);
-  t.truthy(first?.startsWith('error: '), result.stderr);
-  t.true(first!.includes(mentions), `"${first}" should name ${mentions}`);
-  t.deepEqual(rest, []);
-  t.false(/^\s{4}at /m.test(result.stdout + result.stderr), 'no stack trace');
-  return first!;
-}
-
 function assertNoSecretFields(t: ExecutionContext, record: Record<string, unknown>) {
   for (const key of Object.keys(record)) t.false(/password|hash/i.test(key), `field ${key} must not be printed`);
 }
@@ -101,7 +84,7 @@ test('users create --json prints the new user as one JSON document, without the 
   t.false(result.stdout.includes('$argon2'));
   t.is(result.stderr, '');
 
-  const listed = json<Array<Record<string, unknown>>>(t, await cli(people, ['users', 'list', '--json']));
+  const listed = json<Page>(t, await cli(people, ['users', 'list', '--json'])).items;
   const entry = listed.find((row) => row.id === user.id);
   t.is(entry?.email, email);
   for (const row of listed) assertNoSecretFields(t, row);
@@ -191,7 +174,7 @@ test('clients create prints the client id and, once, its secret; the default gra
   t.deepEqual(created.post_logout_redirect_uris, ['https://app.example/signed-out']);
   t.is(created.token_endpoint_auth_method, 'client_secret_basic');
 
-  const listed = json<Array<Record<string, unknown>>>(t, await cli(apps, ['clients', 'list', '--json']));
+  const listed = json<Page>(t, await cli(apps, ['clients', 'list', '--json'])).items;
   const entry = listed.find((row) => row.client_id === created.client_id);
   t.is(entry?.client_name, 'Web App');
   for (const row of listed) t.false('client_secret' in row, 'a listing never shows a secret');
@@ -214,7 +197,7 @@ test('a client_credentials client with a new --resource registers that API with 
   t.deepEqual(created.grant_types, ['client_credentials']);
   t.deepEqual(created.resources, [{ identifier: 'https://api.example', scope: 'api:read' }]);
 
-  const resources = json<Array<Record<string, unknown>>>(t, await cli(apps, ['resources', 'list', '--json']));
+  const resources = json<Page>(t, await cli(apps, ['resources', 'list', '--json'])).items;
   const api = resources.find((row) => row.identifier === 'https://api.example');
   t.is(api?.access_token_format, 'jwt');
   t.is(api?.scope, 'api:read');
@@ -229,7 +212,7 @@ test('clients delete removes the client from the list', async (t) => {
   const created = json(t, await cli(apps, ['clients', 'create', '--name', 'Doomed', '--redirect-uri', 'https://doomed.example/cb', '--json']));
   const deleted = await cli(apps, ['clients', 'delete', created.client_id as string]);
   t.is(deleted.code, 0, deleted.stderr);
-  const listed = json<Array<Record<string, unknown>>>(t, await cli(apps, ['clients', 'list', '--json']));
+  const listed = json<Page>(t, await cli(apps, ['clients', 'list', '--json'])).items;
   t.false(listed.some((row) => row.client_id === created.client_id));
 });
 
@@ -281,11 +264,19 @@ const badArguments: Array<{ name: string; args: string[]; mentions: string; open
     opensDatabase: false,
   },
   { name: 'an unknown command', args: ['frobnicate'], mentions: 'frobnicate', opensDatabase: false },
+  { name: 'an unknown subcommand', args: ['audit', 'lsit'], mentions: 'audit lsit', opensDatabase: false },
+  { name: 'a missing id', args: ['clients', 'rotate-secret', '--grace', '1h'], mentions: 'client id', opensDatabase: false },
+  { name: 'two ids', args: ['users', 'update', 'one', 'two', '--name', 'X'], mentions: 'one user id', opensDatabase: false },
+  { name: 'a flag another command has', args: ['grants', 'list', '--user', 'someone', '--cursor', 'abc'], mentions: '--cursor', opensDatabase: false },
+  { name: 'an unreadable --grace', args: ['clients', 'rotate-secret', 'some-client', '--grace', 'a while'], mentions: '--grace', opensDatabase: false },
 ];
 
 for (const { name, args, mentions, opensDatabase } of badArguments) {
   test(`${name} fails with one error line and no stack trace`, async (t) => {
-    assertOneLineError(t, await (opensDatabase ? cli(rejects, args) : cliWithoutDatabase(args)), mentions);
+    const result = await (opensDatabase ? cli(rejects, args) : cliWithoutDatabase(args));
+    assertOneLineError(t, result, mentions);
+    // Refused before the database opens means refused as a usage error.
+    if (!opensDatabase) t.is(result.code, 2);
   });
 }
 

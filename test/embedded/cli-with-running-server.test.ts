@@ -76,7 +76,7 @@ test.serial('while a server runs, the CLI works through its owner-only control s
   t.is(socket.mode & 0o777, 0o600);
 
   // The server holds the data dir, so these only succeed by going through the socket.
-  const users = parse<Array<Record<string, unknown>>>(await cli(['users', 'list', '--json']));
+  const users = parse<{ items: Array<Record<string, unknown>> }>(await cli(['users', 'list', '--json'])).items;
   t.true(users.some((entry) => entry.email === 'offline@example.com'), 'the server sees what the CLI wrote before it started');
 
   parse(await cli(['resources', 'create', '--identifier', 'https://api.example', '--scope', 'api:read', '--format', 'opaque', '--json']));
@@ -166,7 +166,7 @@ test.serial('after kill -9 a new server starts on the data dir and tokens issued
   t.is(introspection.body.scope, 'api:read');
 
   // The socket file the killed server left is replaced by the new server's.
-  const clients = parse<Array<Record<string, unknown>>>(await cli(['clients', 'list', '--json']));
+  const clients = parse<{ items: Array<Record<string, unknown>> }>(await cli(['clients', 'list', '--json'])).items;
   t.true(clients.some((entry) => entry.client_id === worker.clientId));
 });
 

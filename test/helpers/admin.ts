@@ -3,7 +3,7 @@ import { adminResourceIdentifier, ADMIN_SCOPE } from '../../src/domain/admin-acc
 import { updateUser } from '../../src/domain/users.js';
 import { testActor } from './actor.js';
 import { Browser } from './browser.js';
-import { createTestUser, redeem, registerRp, signIn, type RelyingParty, type TestUser } from './rp.js';
+import { createTestUser, registerRp, signIn, type RelyingParty, type TestUser } from './rp.js';
 import type { TestServer } from './server.js';
 
 export function adminApi(server: TestServer): string {
@@ -29,7 +29,13 @@ export async function adminUserToken(
   if (options.admin ?? true) await updateUser(server.deps, testActor, user.id, { isAdmin: true });
   const rp = options.rp ?? (await registerRp(server, { name: 'Admin app', adminAccess: true, firstParty: true }));
   const { callback, request } = await signIn(new Browser(), rp, user, { scope: `openid ${ADMIN_SCOPE}`, resource: adminApi(server) });
-  const tokens = await redeem(rp, callback, request);
+  // The code is redeemed for the admin API by naming it again (RFC 8707 §2.2).
+  const tokens = await oidc.authorizationCodeGrant(
+    rp.config,
+    callback,
+    { pkceCodeVerifier: request.codeVerifier, expectedState: request.state, expectedNonce: request.nonce, idTokenExpected: true },
+    { resource: adminApi(server) },
+  );
   return { rp, user, token: tokens.access_token };
 }
 

@@ -24,7 +24,11 @@ test('discovery advertises exactly the protocol surface Latchkey supports', (t) 
   t.deepEqual(metadata.response_modes_supported, ['form_post', 'fragment', 'query']);
   t.deepEqual(metadata.scopes_supported, ['openid', 'profile', 'email', 'offline_access']);
   t.deepEqual(metadata.claims_supported, ['sub', 'name', 'updated_at', 'email', 'email_verified', 'sid', 'auth_time', 'iss']);
-  t.deepEqual(metadata.token_endpoint_auth_methods_supported, ['none', 'client_secret_basic', 'client_secret_post']);
+  t.deepEqual(metadata.token_endpoint_auth_methods_supported, ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']);
+  // Secrets are stored hashed, so nothing that needs the plaintext secret (client_secret_jwt, HS*) is offered.
+  for (const key of Object.keys(metadata).filter((name) => name.endsWith('_alg_values_supported'))) {
+    t.false((metadata[key] as string[]).some((alg) => alg.startsWith('HS')), `${key} offers an HMAC algorithm`);
+  }
   t.deepEqual(metadata.code_challenge_methods_supported, ['S256']);
   t.deepEqual(metadata.id_token_signing_alg_values_supported, ['ES256', 'RS256']);
   t.deepEqual(metadata.subject_types_supported, ['public']);
@@ -42,6 +46,7 @@ test('discovery lists exactly the endpoints Latchkey serves, all under the issue
     end_session_endpoint: `${server.issuer}/session/end`,
     introspection_endpoint: `${server.issuer}/token/introspection`,
     jwks_uri: `${server.issuer}/jwks`,
+    registration_endpoint: `${server.issuer}/reg`,
     revocation_endpoint: `${server.issuer}/token/revocation`,
     token_endpoint: `${server.issuer}/token`,
     userinfo_endpoint: `${server.issuer}/me`,
@@ -53,7 +58,6 @@ test('features oidc-provider v9 enables by default but Latchkey turned off are n
     'pushed_authorization_request_endpoint',
     'require_pushed_authorization_requests',
     'dpop_signing_alg_values_supported',
-    'registration_endpoint',
     'device_authorization_endpoint',
     'backchannel_authentication_endpoint',
   ]) {

@@ -1,64 +1,98 @@
-import type { Config } from '../../config.js';
-import type { GrantType } from '../../domain/clients.js';
-import { commaList, parse, positiveInteger, required } from '../args.js';
-import { fields, printResult, table, UsageError } from '../output.js';
+import type { CreateClientInput, UpdateClientInput } from '../../domain/clients.js';
+import { clearable, clearableJson, clearableSeconds, commaList, jsonOption, list, pageOptions, pageRequest, parse, parseWithId, required, seconds } from '../args.js';
+import { fields, pageTable, printResult } from '../output.js';
 import { execute } from '../runner.js';
+import { dispatch } from '../subcommands.js';
 
-type AuthMethod = 'client_secret_basic' | 'client_secret_post';
+/** The settings create and update share; on update a list flag replaces the list and `""` clears. */
+const settingOptions = {
+  name: { type: 'string' },
+  'redirect-uri': { type: 'string', multiple: true },
+  'post-logout-redirect-uri': { type: 'string', multiple: true },
+  grant: { type: 'string', multiple: true },
+  scope: { type: 'string' },
+  resource: { type: 'string', multiple: true },
+  'token-endpoint-auth-method': { type: 'string' },
+  'cors-origin': { type: 'string', multiple: true },
+  'first-party': { type: 'boolean' },
+  'admin-access': { type: 'boolean' },
+  'logo-uri': { type: 'string' },
+  'client-uri': { type: 'string' },
+  'policy-uri': { type: 'string' },
+  'tos-uri': { type: 'string' },
+  'access-token-ttl': { type: 'string' },
+  'refresh-token-ttl': { type: 'string' },
+  jwks: { type: 'string' },
+  'jwks-uri': { type: 'string' },
+  ...jsonOption,
+} as const;
 
-export async function clientsCommand(config: Config, [sub, ...argv]: string[]): Promise<void> {
-  switch (sub) {
-    case 'create': {
-      const { values } = parse(argv, {
-        name: { type: 'string' },
-        'redirect-uri': { type: 'string', multiple: true },
-        'post-logout-redirect-uri': { type: 'string', multiple: true },
-        public: { type: 'boolean' },
-        grant: { type: 'string', multiple: true },
-        scope: { type: 'string' },
-        resource: { type: 'string', multiple: true },
-        'token-endpoint-auth-method': { type: 'string' },
-        'cors-origin': { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-      });
-      const grants = commaList(values.grant);
-      const client = await execute(config, 'clients.create', {
-        name: required(values.name, '--name'),
-        redirectUris: values['redirect-uri'] ?? [],
-        postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
-        public: values.public ?? false,
-        resources: values.resource ?? [],
-        corsOrigins: values['cors-origin'] ?? [],
-        // The domain validates the values; the CLI only passes them on.
-        ...(grants ? { grantTypes: grants as GrantType[] } : {}),
-        ...(values.scope !== undefined ? { scope: values.scope } : {}),
-        ...(values['token-endpoint-auth-method'] ? { tokenEndpointAuthMethod: values['token-endpoint-auth-method'] as AuthMethod } : {}),
-      });
-      printResult(client, { json: values.json ?? false, human: fields });
-      return;
-    }
-    case 'list': {
-      const { values } = parse(argv, { name: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
-      const limit = positiveInteger(values.limit, '--limit');
-      const clients = await execute(config, 'clients.list', {
-        ...(limit ? { limit } : {}),
-        ...(values.name ? { name: values.name } : {}),
-      });
-      printResult(clients, {
-        json: values.json ?? false,
-        human: (rows: Array<Record<string, unknown>>) => table(rows, ['client_id', 'client_name', 'grant_types', 'token_endpoint_auth_method']),
-      });
-      return;
-    }
-    case 'delete': {
-      const { values, positionals } = parse(argv, { 'client-id': { type: 'string' }, json: { type: 'boolean' } }, true);
-      if (positionals.length > 1) throw new UsageError('clients delete takes one client id');
-      const clientId = required(values['client-id'] ?? positionals[0], 'a client id');
-      const result = await execute(config, 'clients.delete', { clientId });
-      printResult(result, { json: values.json ?? false, human: () => `deleted client ${clientId}` });
-      return;
-    }
-    default:
-      throw new UsageError(sub ? `unknown command "clients ${sub}"` : 'clients needs a command: create, list or delete');
-  }
+type SettingValues = ReturnType<typeof parse<typeof settingOptions>>['values'];
+
+// The domain validates every value; the CLI only turns flags into its fields.
+async function settingsFrom(values: SettingValues): Promise<UpdateClientInput> {
+  return {
+    name: values.name,
+    redirectUris: list(values['redirect-uri']),
+    postLogoutRedirectUris: list(values['post-logout-redirect-uri']),
+    grantTypes: commaList(values.grant),
+    scope: values.scope,
+    resources: list(values.resource),
+    tokenEndpointAuthMethod: values['token-endpoint-auth-method'],
+    corsOrigins: list(values['cors-origin']),
+    firstParty: values['first-party'],
+    adminAccess: values['admin-access'],
+    logoUri: clearable(values['logo-uri']),
+    clientUri: clearable(values['client-uri']),
+    policyUri: clearable(values['policy-uri']),
+    tosUri: clearable(values['tos-uri']),
+    accessTokenTtl: clearableSeconds(values['access-token-ttl'], '--access-token-ttl'),
+    refreshTokenTtl: clearableSeconds(values['refresh-token-ttl'], '--refresh-token-ttl'),
+    jwks: await clearableJson(values.jwks, '--jwks'),
+    jwksUri: clearable(values['jwks-uri']),
+  };
 }
+
+/** A new client has nothing to clear: `""` just leaves the setting out. */
+function withoutCleared(settings: UpdateClientInput): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== null && value !== undefined));
+}
+
+const secretNote = 'note: the client secret is shown once, now; store it somewhere safe';
+
+function printClient(client: Record<string, unknown>, json: boolean): void {
+  printResult(client, { json, human: fields, ...('client_secret' in client ? { note: secretNote } : {}) });
+}
+
+export const clientsCommand = dispatch('clients', {
+  async create(config, argv) {
+    const { values } = parse(argv, { ...settingOptions, public: { type: 'boolean' } });
+    const settings = withoutCleared(await settingsFrom(values));
+    const input = { ...settings, name: required(values.name, '--name'), public: values.public ?? false } as CreateClientInput;
+    printClient((await execute(config, 'clients.create', input)) as Record<string, unknown>, values.json ?? false);
+  },
+  async get(config, argv) {
+    const { values, id } = parseWithId(argv, jsonOption, 'client id');
+    printResult(await execute(config, 'clients.get', { clientId: id }), { json: values.json ?? false, human: fields });
+  },
+  async list(config, argv) {
+    const { values } = parse(argv, { name: { type: 'string' }, ...pageOptions, ...jsonOption });
+    const page = await execute(config, 'clients.list', { ...pageRequest(values), name: values.name });
+    printResult(page, { json: values.json ?? false, human: pageTable(['client_id', 'client_name', 'grant_types', 'token_endpoint_auth_method']) });
+  },
+  async update(config, argv) {
+    const { values, id } = parseWithId(argv, settingOptions, 'client id');
+    const client = await execute(config, 'clients.update', { clientId: id, changes: await settingsFrom(values) });
+    printResult(client, { json: values.json ?? false, human: fields });
+  },
+  async 'rotate-secret'(config, argv) {
+    const { values, id } = parseWithId(argv, { grace: { type: 'string' }, ...jsonOption }, 'client id');
+    const client = await execute(config, 'clients.rotate-secret', { clientId: id, graceSeconds: seconds(values.grace, '--grace') });
+    printClient(client as Record<string, unknown>, values.json ?? false);
+  },
+  async delete(config, argv) {
+    const { values, id } = parseWithId(argv, jsonOption, 'client id');
+    const result = await execute(config, 'clients.delete', { clientId: id });
+    printResult(result, { json: values.json ?? false, human: () => `deleted client ${id}` });
+  },
+});

@@ -1,47 +1,55 @@
-import type { Config } from '../../config.js';
-import { parseDuration } from '../../util/duration.js';
-import { parse, positiveInteger, required } from '../args.js';
-import { fields, printResult, table, UsageError } from '../output.js';
+import { clearable, clearableSeconds, jsonOption, pageOptions, pageRequest, parse, parseWithId, required, seconds } from '../args.js';
+import { fields, pageTable, printResult } from '../output.js';
 import { execute } from '../runner.js';
+import { dispatch } from '../subcommands.js';
 
-export async function resourcesCommand(config: Config, [sub, ...argv]: string[]): Promise<void> {
-  switch (sub) {
-    case 'create': {
-      const { values } = parse(argv, {
-        identifier: { type: 'string' },
-        scope: { type: 'string' },
-        format: { type: 'string' },
-        'introspection-client': { type: 'string' },
-        'access-token-ttl': { type: 'string' },
-        json: { type: 'boolean' },
-      });
-      const ttl = values['access-token-ttl'];
-      const accessTokenTtl = ttl === undefined ? undefined : parseDuration(ttl);
-      if (ttl !== undefined && (accessTokenTtl === undefined || !Number.isInteger(accessTokenTtl))) {
-        throw new UsageError('--access-token-ttl takes a whole number of seconds, minutes or hours, such as 300s, 5m or 1h');
-      }
-      const resource = await execute(config, 'resources.create', {
-        identifier: required(values.identifier, '--identifier'),
-        scopes: required(values.scope, '--scope'),
-        ...(values.format ? { accessTokenFormat: values.format as 'jwt' | 'opaque' } : {}),
-        ...(values['introspection-client'] ? { introspectionClientId: values['introspection-client'] } : {}),
-        ...(accessTokenTtl !== undefined ? { accessTokenTtl } : {}),
-      });
-      printResult(resource, { json: values.json ?? false, human: fields });
-      return;
-    }
-    case 'list': {
-      const { values } = parse(argv, { limit: { type: 'string' }, json: { type: 'boolean' } });
-      const limit = positiveInteger(values.limit, '--limit');
-      const resources = await execute(config, 'resources.list', limit ? { limit } : {});
-      printResult(resources, {
-        json: values.json ?? false,
-        human: (rows: Array<Record<string, unknown>>) =>
-          table(rows, ['identifier', 'scope', 'access_token_format', 'access_token_ttl', 'introspection_client_id']),
-      });
-      return;
-    }
-    default:
-      throw new UsageError(sub ? `unknown command "resources ${sub}"` : 'resources needs a command: create or list');
-  }
-}
+/** What create and update share; the identifier never changes once registered. */
+const settingOptions = {
+  scope: { type: 'string' },
+  format: { type: 'string' },
+  'introspection-client': { type: 'string' },
+  'access-token-ttl': { type: 'string' },
+  ...jsonOption,
+} as const;
+
+export const resourcesCommand = dispatch('resources', {
+  async create(config, argv) {
+    const { values } = parse(argv, { identifier: { type: 'string' }, ...settingOptions });
+    const resource = await execute(config, 'resources.create', {
+      identifier: required(values.identifier, '--identifier'),
+      scopes: required(values.scope, '--scope'),
+      // The domain validates the format; the CLI only passes it on.
+      accessTokenFormat: values.format as 'jwt' | 'opaque' | undefined,
+      introspectionClientId: values['introspection-client'] || undefined,
+      accessTokenTtl: seconds(values['access-token-ttl'], '--access-token-ttl'),
+    });
+    printResult(resource, { json: values.json ?? false, human: fields });
+  },
+  async get(config, argv) {
+    const { values, id } = parseWithId(argv, jsonOption, 'resource identifier');
+    printResult(await execute(config, 'resources.get', { identifier: id }), { json: values.json ?? false, human: fields });
+  },
+  async list(config, argv) {
+    const { values } = parse(argv, { ...pageOptions, ...jsonOption });
+    const page = await execute(config, 'resources.list', pageRequest(values));
+    printResult(page, {
+      json: values.json ?? false,
+      human: pageTable(['identifier', 'scope', 'access_token_format', 'access_token_ttl', 'introspection_client_id']),
+    });
+  },
+  async update(config, argv) {
+    const { values, id } = parseWithId(argv, settingOptions, 'resource identifier');
+    const changes = {
+      scopes: values.scope,
+      accessTokenFormat: values.format as 'jwt' | 'opaque' | undefined,
+      introspectionClientId: clearable(values['introspection-client']),
+      accessTokenTtl: clearableSeconds(values['access-token-ttl'], '--access-token-ttl'),
+    };
+    printResult(await execute(config, 'resources.update', { identifier: id, changes }), { json: values.json ?? false, human: fields });
+  },
+  async delete(config, argv) {
+    const { values, id } = parseWithId(argv, jsonOption, 'resource identifier');
+    const result = await execute(config, 'resources.delete', { identifier: id });
+    printResult(result, { json: values.json ?? false, human: () => `deleted resource ${id}` });
+  },
+});

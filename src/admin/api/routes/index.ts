@@ -1,0 +1,17 @@
+import type { Route } from '../route.js';
+import { auditRoutes } from './audit.js';
+import { clientRoutes } from './clients.js';
+import { grantRoutes } from './grants.js';
+import { initialAccessTokenRoutes } from './initial-access-tokens.js';
+import { resourceRoutes } from './resources.js';
+import { userRoutes } from './users.js';
+
+/** Every operation of the admin API but the document describing them. */
+export const operationRoutes: Route[] = [
+  ...clientRoutes,
+  ...userRoutes,
+  ...grantRoutes,
+  ...resourceRoutes,
+  ...initialAccessTokenRoutes,
+  ...auditRoutes,
+];

@@ -1,0 +1,103 @@
+import type { PageRequest } from '../../../domain/pagination.js';
+import {
+  createUser,
+  deleteUser,
+  disableUser,
+  enableUser,
+  getUser,
+  listUsers,
+  setUserPassword,
+  updateUser,
+  type CreateUserInput,
+  type UpdateUserInput,
+} from '../../../domain/users.js';
+import { pageJson, userJson } from '../../shapes.js';
+import { createUserBody, idParams, passwordBody, updateUserBody, usersQuery } from '../../schemas.js';
+import { defineRoute, domainInput, type Route } from '../route.js';
+
+const tag = 'Users';
+
+export const userRoutes: Route[] = [
+  defineRoute({
+    method: 'post',
+    path: '/users',
+    tag,
+    summary: 'Create a user',
+    body: createUserBody,
+    status: 201,
+    response: 'The user',
+    handle: async ({ deps, actor, body }) => userJson(await createUser(deps, actor, domainInput<CreateUserInput>(body))),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/users',
+    tag,
+    summary: 'List users, oldest first',
+    query: usersQuery,
+    status: 200,
+    response: 'A page of users',
+    handle: async ({ deps, query }) => pageJson(await listUsers(deps, domainInput<PageRequest & { email?: string }>(query)), userJson),
+  }),
+  defineRoute({
+    method: 'get',
+    path: '/users/:id',
+    tag,
+    summary: 'Get a user',
+    params: idParams,
+    status: 200,
+    response: 'The user',
+    handle: async ({ deps, params }) => userJson(await getUser(deps, params.id)),
+  }),
+  defineRoute({
+    method: 'patch',
+    path: '/users/:id',
+    tag,
+    summary: 'Change a user: name, email, email_verified, is_admin',
+    params: idParams,
+    body: updateUserBody,
+    status: 200,
+    response: 'The changed user',
+    handle: async ({ deps, actor, params, body }) => userJson(await updateUser(deps, actor, params.id, domainInput<UpdateUserInput>(body))),
+  }),
+  defineRoute({
+    method: 'put',
+    path: '/users/:id/password',
+    tag,
+    summary: "Set a user's password; their sessions and refresh tokens end",
+    params: idParams,
+    body: passwordBody,
+    status: 200,
+    response: 'The user',
+    handle: async ({ deps, actor, params, body }) => userJson(await setUserPassword(deps, actor, params.id, domainInput<{ password: string }>(body))),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/users/:id/disable',
+    tag,
+    summary: 'Disable a user; their sessions, grants and tokens end',
+    params: idParams,
+    status: 200,
+    response: 'The disabled user',
+    handle: async ({ deps, actor, params }) => userJson(await disableUser(deps, actor, params.id)),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/users/:id/enable',
+    tag,
+    summary: 'Enable a disabled user',
+    params: idParams,
+    status: 200,
+    response: 'The enabled user',
+    handle: async ({ deps, actor, params }) => userJson(await enableUser(deps, actor, params.id)),
+  }),
+  defineRoute({
+    method: 'delete',
+    path: '/users/:id',
+    tag,
+    summary: 'Delete a user with their grants and tokens',
+    params: idParams,
+    status: 204,
+    response: 'Deleted',
+    handle: async ({ deps, actor, params }) => deleteUser(deps, actor, params.id),
+  }),
+];

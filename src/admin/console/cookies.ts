@@ -1,0 +1,46 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+
+/**
+ * The console's cookies: signed with the provider's cookie secrets (newest first, any accepted,
+ * so a rotation does not sign everyone out), httpOnly, SameSite=Lax, scoped to /admin, and
+ * Secure when the issuer is https. Written by hand because Koa refuses Secure cookies on the
+ * plain-http hop behind a TLS-terminating proxy.
+ */
+export interface CookieJar {
+  get(ctx: Context, name: string): string | undefined;
+  set(ctx: Context, name: string, value: string, options?: { maxAgeSeconds?: number }): void;
+  clear(ctx: Context, name: string): void;
+}
+
+function signature(key: string, name: string, value: string): string {
+  return createHmac('sha256', key).update(`${name}=${value}`).digest('base64url');
+}
+
+export function cookieJar(options: { keys: () => string[]; secure: boolean }): CookieJar {
+  const attributes = (maxAge: number | undefined) =>
+    ['Path=/admin', 'HttpOnly', 'SameSite=Lax', ...(options.secure ? ['Secure'] : []), ...(maxAge !== undefined ? [`Max-Age=${maxAge}`] : [])].join('; ');
+  return {
+    get(ctx, name) {
+      const raw = ctx.cookies.get(name);
+      const dot = raw?.lastIndexOf('.') ?? -1;
+      if (!raw || dot < 0) return undefined;
+      const value = Buffer.from(raw.slice(0, dot), 'base64url').toString('utf8');
+      const given = Buffer.from(raw.slice(dot + 1));
+      const valid = options.keys().some((key) => {
+        const expected = Buffer.from(signature(key, name, value));
+        return expected.length === given.length && timingSafeEqual(expected, given);
+      });
+      return valid ? value : undefined;
+    },
+    set(ctx, name, value, { maxAgeSeconds } = {}) {
+      const key = options.keys()[0];
+      if (!key) throw new Error('no cookie secret to sign the console cookies with');
+      const encoded = `${Buffer.from(value).toString('base64url')}.${signature(key, name, value)}`;
+      ctx.append('Set-Cookie', `${name}=${encoded}; ${attributes(maxAgeSeconds)}`);
+    },
+    clear(ctx, name) {
+      ctx.append('Set-Cookie', `${name}=; ${attributes(0)}`);
+    },
+  };
+}

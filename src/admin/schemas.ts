@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { AUDIT_EVENT_TYPES } from '../domain/audit.js';
+import { CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES } from '../domain/clients.js';
+
+// The admin API's request shapes, as clients send them (snake_case, like OAuth metadata). They
+// check types only: the domain functions own every rule and parse their input again. The
+// OpenAPI document is generated from these same schemas, so the two cannot disagree.
+
+/** Says "is required" for a missing field and what was expected for a wrong one. */
+const expected = (what: string) => ({
+  error: (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : `must be ${what}`),
+});
+
+const text = z.string(expected('a string'));
+const flag = z.boolean(expected('true or false'));
+const whole = z.number(expected('a number')).int({ message: 'must be a whole number' });
+const strings = z.array(text, expected('an array of strings'));
+const seconds = (description: string) => whole.describe(description);
+const uri = (description: string) => text.describe(description);
+const scope = z
+  .union([text, strings], expected('a space-separated string or an array of strings'))
+  .describe('Space-separated scopes, or an array of them');
+
+const jwks = z
+  .object({ keys: z.array(z.record(z.string(), z.unknown()), expected('an array of JWKs')) }, expected('a JWK Set ({"keys": [...]})'))
+  .describe('Public keys of a private_key_jwt client');
+
+// ---- path parameters ----
+
+export const idParams = z.object({ id: text.describe('The id') });
+export const grantParams = z.object({ grant_id: text.describe('The grant id') });
+export const resourceParams = z.object({
+  identifier: text.describe('The resource identifier (an absolute URI), URL-encoded as one path segment'),
+});
+
+// ---- query strings ----
+
+export const pageQuery = z
+  .object({
+    limit: z.coerce
+      .number(expected('a whole number from 1 to 1000'))
+      .int({ message: 'must be a whole number from 1 to 1000' })
+      .min(1, { message: 'must be a whole number from 1 to 1000' })
+      .max(1000, { message: 'must be a whole number from 1 to 1000' })
+      .optional()
+      .describe('Page size, 1 to 1000 (default 100)'),
+    cursor: text.optional().describe('The next_cursor of the previous page'),
+  })
+  .strict();
+
+export const clientsQuery = pageQuery.extend({ name: text.optional().describe('Part of the client name, any case') }).strict();
+export const usersQuery = pageQuery.extend({ email: text.optional().describe('Part of the email address, any case') }).strict();
+export const auditQuery = pageQuery
+  .extend({
+    type: z.enum(AUDIT_EVENT_TYPES, expected('an audit event type')).optional().describe('Only events of this type'),
+    actor_id: text.optional().describe('Only events by this actor (user id, client id, OS user)'),
+    subject_id: text.optional().describe('Only events about this user, client, resource, grant or token'),
+    from: text.optional().describe('Only events at or after this time (ISO 8601)'),
+    to: text.optional().describe('Only events before this time (ISO 8601)'),
+  })
+  .strict();
+
+// ---- clients ----
+
+/** Wire names that are not simply the snake_case of the domain's names. */
+export const clientRenames = { client_name: 'name' } as const;
+
+const clientFields = {
+  redirect_uris: strings.optional(),
+  post_logout_redirect_uris: strings.optional(),
+  grant_types: z
+    .array(z.enum(GRANT_TYPES, expected(`one of ${GRANT_TYPES.join(', ')}`)), expected('an array of grant types'))
+    .optional()
+    .describe('Default: authorization_code and refresh_token'),
+  token_endpoint_auth_method: z
+    .enum(CONFIDENTIAL_AUTH_METHODS, expected(`one of ${CONFIDENTIAL_AUTH_METHODS.join(', ')}`))
+    .optional()
+    .describe('For confidential clients; default client_secret_basic'),
+  scope: scope.optional(),
+  resources: strings.optional().describe('Identifiers of the APIs the client may ask tokens for'),
+  first_party: flag.optional().describe('Skips the consent page'),
+  admin_access: flag.optional().describe('May get tokens for this admin API'),
+  cors_origins: strings.optional(),
+};
+
+export const createClientBody = z
+  .object({
+    client_name: text.describe('Shown to users on the consent page'),
+    ...clientFields,
+    public: flag.optional().describe('A public client (single-page or native app) has no secret and must use PKCE'),
+    logo_uri: uri('Logo shown on the consent page').optional(),
+    client_uri: uri('Home page of the application').optional(),
+    policy_uri: uri('Privacy policy').optional(),
+    tos_uri: uri('Terms of service').optional(),
+    access_token_ttl: seconds('Access token lifetime in seconds').optional(),
+    refresh_token_ttl: seconds('Refresh token lifetime in seconds').optional(),
+    jwks: jwks.optional(),
+    jwks_uri: uri('Where the public keys of a private_key_jwt client are published').optional(),
+  })
+  .strict();
+
+/** null clears an optional setting. */
+export const updateClientBody = z
+  .object({
+    client_name: text.optional().describe('Shown to users on the consent page'),
+    ...clientFields,
+    logo_uri: uri('Logo shown on the consent page').nullable().optional(),
+    client_uri: uri('Home page of the application').nullable().optional(),
+    policy_uri: uri('Privacy policy').nullable().optional(),
+    tos_uri: uri('Terms of service').nullable().optional(),
+    access_token_ttl: seconds('Access token lifetime in seconds').nullable().optional(),
+    refresh_token_ttl: seconds('Refresh token lifetime in seconds').nullable().optional(),
+    jwks: jwks.nullable().optional(),
+    jwks_uri: uri('Where the public keys of a private_key_jwt client are published').nullable().optional(),
+  })
+  .strict();
+
+export const rotateSecretBody = z
+  .object({ grace_seconds: seconds('How long the previous secret keeps working (default 0, at most 30 days)').optional() })
+  .strict();
+
+// ---- users ----
+
+export const createUserBody = z
+  .object({
+    email: text,
+    name: text.optional(),
+    password: text.describe('At least 8 characters'),
+    email_verified: flag.optional(),
+    is_admin: flag.optional(),
+  })
+  .strict();
+
+/** A changed email is unverified unless email_verified says otherwise; null clears the name. */
+export const updateUserBody = z
+  .object({
+    email: text.optional(),
+    name: text.nullable().optional(),
+    email_verified: flag.optional(),
+    is_admin: flag.optional(),
+  })
+  .strict();
+
+export const passwordBody = z.object({ password: text.describe('At least 8 characters') }).strict();
+
+// ---- resources ----
+
+export const resourceRenames = { scope: 'scopes' } as const;
+
+const tokenFormat = z.enum(['jwt', 'opaque'], expected('jwt or opaque'));
+
+export const createResourceBody = z
+  .object({
+    identifier: text.describe('The resource indicator (RFC 8707): an absolute http(s) URI'),
+    scope,
+    access_token_format: tokenFormat.optional().describe('Default jwt'),
+    access_token_ttl: seconds('Access token lifetime in seconds').optional(),
+    introspection_client_id: text.optional().describe('A client that may introspect any token issued for this API'),
+  })
+  .strict();
+
+/** null resets the lifetime to the default, or removes the introspection client. */
+export const updateResourceBody = z
+  .object({
+    scope: scope.optional(),
+    access_token_format: tokenFormat.optional(),
+    access_token_ttl: seconds('Access token lifetime in seconds').nullable().optional(),
+    introspection_client_id: text.nullable().optional(),
+  })
+  .strict();
+
+// ---- initial access tokens ----
+
+export const createInitialAccessTokenBody = z
+  .object({
+    description: text.optional(),
+    expires_in: seconds('Seconds until the token stops working; none means until revoked').optional(),
+  })
+  .strict();
