@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
-import { bumpChangeCounter } from '../store/change-counters.js';
+import { bumpChangeCounters } from '../store/change-counters.js';
 import {
   deleteClient as deleteClientRow,
   findClient,
@@ -283,11 +283,6 @@ function usesSecret(method: TokenEndpointAuthMethod): boolean {
   return (SECRET_AUTH_METHODS as readonly string[]).includes(method);
 }
 
-async function afterClientChange(trx: Knex): Promise<void> {
-  await bumpChangeCounter(trx, 'clients');
-  await bumpChangeCounter(trx, 'resources');
-}
-
 function invalidateCaches(deps: Deps): void {
   deps.catalog.invalidate('clients');
   deps.catalog.invalidate('resources');
@@ -316,7 +311,7 @@ export async function createClient(deps: Deps, actor: Actor, input: CreateClient
       metadata: metadataOf(settings, oidcScopes, access, undefined),
       resources: access,
     });
-    await afterClientChange(trx);
+    await bumpChangeCounters(trx, 'clients', 'resources');
     await recordAudit(trx, actor, {
       type: 'client.created',
       subject: { type: 'client', id: clientId },
@@ -376,7 +371,7 @@ export async function updateClient(deps: Deps, actor: Actor, clientId: string, i
       metadata: metadataOf(settings, oidcScopes, access, current.metadata),
       resources: access,
     });
-    await afterClientChange(trx);
+    await bumpChangeCounters(trx, 'clients', 'resources');
     await recordAudit(trx, actor, {
       type: 'client.updated',
       subject: { type: 'client', id: clientId },
@@ -413,7 +408,7 @@ export async function rotateClientSecret(
       previousSecretHash: keepPrevious ? current.clientSecretHash : null,
       previousSecretExpiresAt: keepPrevious ? new Date(now().getTime() + graceSeconds * 1000) : null,
     });
-    await bumpChangeCounter(trx, 'clients');
+    await bumpChangeCounters(trx, 'clients');
     await recordAudit(trx, actor, { type: 'client.secret_rotated', subject: { type: 'client', id: clientId }, details: { grace_seconds: graceSeconds } });
     return (await findClient(trx, clientId))!;
   });
@@ -431,7 +426,7 @@ export async function deleteClient(deps: Deps, actor: Actor, clientId: string): 
     await deletePayloadsByClientId(trx, clientId);
     if (!(await deleteClientRow(trx, clientId))) throw clientNotFound(clientId);
     // An API whose introspection client this was has just lost it.
-    await afterClientChange(trx);
+    await bumpChangeCounters(trx, 'clients', 'resources');
     await recordAudit(trx, actor, { type: 'client.deleted', subject: { type: 'client', id: clientId } });
   });
   invalidateCaches(deps);

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Config } from '../config.js';
 import type { Deps } from '../deps.js';
-import { bumpChangeCounter } from '../store/change-counters.js';
+import { bumpChangeCounters } from '../store/change-counters.js';
 import { findClient, insertClient, updateClient, type ClientMetadata, type ClientRow } from '../store/clients.js';
 import { recordAudit, type Actor } from './audit.js';
 
@@ -66,7 +66,7 @@ export async function ensureConsoleClient(deps: Deps): Promise<void> {
           resources: [],
         });
       }
-      await bumpChangeCounter(trx, 'clients');
+      await bumpChangeCounters(trx, 'clients');
       await recordAudit(trx, startup, {
         type: current ? 'client.updated' : 'client.created',
         subject: { type: 'client', id: CONSOLE_CLIENT_ID },

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
-import { bumpChangeCounter } from '../store/change-counters.js';
+import { bumpChangeCounters } from '../store/change-counters.js';
 import { findClient, insertClient, updateClient as updateClientRow, type ClientMetadata, type ClientRow, type TokenEndpointAuthMethod } from '../store/clients.js';
 import { sha256 } from '../util/digest.js';
 import { ADMIN_SCOPE } from './admin-access.js';
@@ -129,7 +129,7 @@ export async function registerDynamicClient(deps: Deps, actor: Actor, metadata: 
       metadata: stored,
       resources: [],
     });
-    await bumpChangeCounter(trx, 'clients');
+    await bumpChangeCounters(trx, 'clients');
     await recordAudit(trx, actor, {
       type: 'client.created',
       subject: { type: 'client', id: clientId },
@@ -162,7 +162,7 @@ export async function updateDynamicClient(deps: Deps, actor: Actor, clientId: st
         ? {}
         : { clientSecretHash: typeof secret === 'string' ? sha256(secret) : null, previousSecretHash: null, previousSecretExpiresAt: null }),
     });
-    await bumpChangeCounter(trx, 'clients');
+    await bumpChangeCounters(trx, 'clients');
     await recordAudit(trx, actor, {
       type: 'client.updated',
       subject: { type: 'client', id: clientId },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Deps } from '../deps.js';
-import { bumpChangeCounter } from '../store/change-counters.js';
+import { bumpChangeCounters } from '../store/change-counters.js';
 import { insertCookieSecret, insertSigningKey, listCookieSecrets, listSigningKeys } from '../store/keys.js';
 
 /** ES256 signs JWT access tokens; RS256 is what OpenID Connect clients expect by default for ID tokens. */
@@ -35,7 +35,7 @@ export async function ensureKeys(deps: Deps): Promise<void> {
         await insertCookieSecret(trx, randomBytes(32).toString('base64url'));
         generated = true;
       }
-      if (generated) await bumpChangeCounter(trx, 'keys');
+      if (generated) await bumpChangeCounters(trx, 'keys');
     });
   });
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Knex } from 'knex';
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
-import { bumpChangeCounter } from '../store/change-counters.js';
+import { bumpChangeCounters } from '../store/change-counters.js';
 import { findClient } from '../store/clients.js';
 import { mapUniqueViolation } from '../store/sql.js';
 import {
@@ -94,17 +94,16 @@ export async function createResource(deps: Deps, actor: Actor, input: CreateReso
       introspectionClientId: parsed.introspectionClientId ?? null,
     });
     await recordAudit(trx, actor, { type: 'resource.created', subject: { type: 'resource', id: row.identifier } });
+    await bumpChangeCounters(trx, 'resources');
     return row;
   });
   deps.catalog.invalidate('resources');
   return resource;
 }
 
-/** Inserts within the caller's transaction and marks resources as changed for every process. */
+/** Inserts within the caller's transaction, which bumps the resources counter when it ends. */
 export async function insertResourceRow(trx: Knex, resource: Parameters<typeof insertResource>[1]): Promise<ResourceRow> {
-  const row = await mapUniqueViolation(insertResource(trx, resource), 'resource.exists', 'identifier');
-  await bumpChangeCounter(trx, 'resources');
-  return row;
+  return mapUniqueViolation(insertResource(trx, resource), 'resource.exists', 'identifier');
 }
 
 export async function getResource(deps: Deps, identifier: string): Promise<ResourceRow> {
@@ -136,11 +135,8 @@ export async function updateResource(deps: Deps, actor: Actor, identifier: strin
     if (parsed.introspectionClientId !== undefined) changes.introspectionClientId = parsed.introspectionClientId;
     const row = await updateResourceRow(trx, identifier, changes);
     if (!row) throw resourceNotFound(identifier);
-    if (parsed.scopes) {
-      await restrictClientScopes(trx, identifier, parsed.scopes);
-      await bumpChangeCounter(trx, 'clients');
-    }
-    await bumpChangeCounter(trx, 'resources');
+    if (parsed.scopes) await restrictClientScopes(trx, identifier, parsed.scopes);
+    await bumpChangeCounters(trx, 'resources', ...(parsed.scopes ? (['clients'] as const) : []));
     await recordAudit(trx, actor, {
       type: 'resource.updated',
       subject: { type: 'resource', id: identifier },
@@ -158,8 +154,7 @@ export async function deleteResource(deps: Deps, actor: Actor, identifier: strin
   assertNotReserved(deps, identifier);
   await deps.db.knex.transaction(async (trx) => {
     if (!(await deleteResourceRow(trx, identifier))) throw resourceNotFound(identifier);
-    await bumpChangeCounter(trx, 'clients');
-    await bumpChangeCounter(trx, 'resources');
+    await bumpChangeCounters(trx, 'clients', 'resources');
     await recordAudit(trx, actor, { type: 'resource.deleted', subject: { type: 'resource', id: identifier } });
   });
   deps.catalog.invalidate('resources');

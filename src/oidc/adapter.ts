@@ -100,7 +100,19 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
    * The provider writes clients only from the registration endpoints (RFC 7591/7592); admins
    * change clients through Latchkey's own domain functions.
    */
-  class ClientAdapter implements Adapter {
+  /** Models kept in tables of their own: never looked up by uid or user code, never consumed, not tied to a grant. */
+  abstract class RecordAdapter implements Pick<Adapter, 'findByUid' | 'findByUserCode' | 'consume' | 'revokeByGrantId'> {
+    async findByUid() {
+      return undefined;
+    }
+    async findByUserCode() {
+      return undefined;
+    }
+    async consume() {}
+    async revokeByGrantId() {}
+  }
+
+  class ClientAdapter extends RecordAdapter implements Adapter {
     async find(id: string) {
       const client = await deps.catalog.client(id);
       return client ? providerClientMetadata(client) : undefined;
@@ -122,14 +134,6 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
       const actor: Actor = { type: 'client', id, ip: currentRequest().ip };
       await asOAuthError(() => deleteDynamicClient(deps, actor, id));
     }
-    async findByUid() {
-      return undefined;
-    }
-    async findByUserCode() {
-      return undefined;
-    }
-    async consume() {}
-    async revokeByGrantId() {}
   }
 
   class PayloadAdapter implements Adapter {
@@ -189,7 +193,7 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
    * provider only looks them up. The payload's jti is the token's row id, not its value: the
    * provider never uses it, and the registration's audit event names the token by it.
    */
-  class InitialAccessTokenAdapter implements Adapter {
+  class InitialAccessTokenAdapter extends RecordAdapter implements Adapter {
     async find(token: string) {
       const row = await findUsableToken(deps, token);
       if (!row) return undefined;
@@ -207,14 +211,6 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     async destroy() {
       throw new Error('initial access tokens are revoked by admins, not by the provider');
     }
-    async findByUid() {
-      return undefined;
-    }
-    async findByUserCode() {
-      return undefined;
-    }
-    async consume() {}
-    async revokeByGrantId() {}
   }
 
   // oidc-provider accepts a factory and asks it once per model.

@@ -3,9 +3,15 @@ import { toNumber } from './sql.js';
 
 export type ChangeTopic = 'clients' | 'resources' | 'keys';
 
-/** Called inside the transaction that made the change, so the bump commits with it. */
-export async function bumpChangeCounter(db: Knex, topic: ChangeTopic): Promise<void> {
-  await db('change_counters').where({ topic }).increment('version', 1);
+/**
+ * Called once, at the end of the transaction that made the change, so the bump commits with
+ * it. Topics are locked in one fixed order: two transactions bumping the same topics in
+ * different orders would deadlock.
+ */
+export async function bumpChangeCounters(db: Knex, ...topics: ChangeTopic[]): Promise<void> {
+  for (const topic of [...new Set(topics)].sort()) {
+    await db('change_counters').where({ topic }).increment('version', 1);
+  }
 }
 
 export async function readChangeCounters(db: Knex): Promise<Map<string, number>> {

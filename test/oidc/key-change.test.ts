@@ -1,7 +1,7 @@
 import test from 'ava';
 import { calculateJwkThumbprint, createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { bumpChangeCounter } from '../../src/store/change-counters.js';
+import { bumpChangeCounters } from '../../src/store/change-counters.js';
 import { insertSigningKey } from '../../src/store/keys.js';
 import { registerRp } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -32,7 +32,7 @@ test('a signing key added in the database reaches the running server without a r
   const kid = await calculateJwkThumbprint(jwk);
   await server.deps.db.knex.transaction(async (trx) => {
     await insertSigningKey(trx, { kid, alg: 'ES256', privateJwk: { ...jwk, kid, alg: 'ES256', use: 'sig' } });
-    await bumpChangeCounter(trx, 'keys');
+    await bumpChangeCounters(trx, 'keys');
   });
 
   const deadline = Date.now() + 10_000;
