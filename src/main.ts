@@ -37,13 +37,14 @@ function printQuickStart(issuer: string, dataDir: string | undefined): void {
     `  Latchkey is running at ${issuer}`,
     `  Issuer:    ${issuer}`,
     `  Discovery: ${issuer}/.well-known/openid-configuration`,
+    `  Admin:     ${issuer}/admin`,
     ...(dataDir ? [`  Data:      ${dataDir} (embedded PostgreSQL)`] : []),
     '',
     '  Next, in another terminal:',
-    '    npx latchkey users create --email you@example.com --name "You"',
+    '    npx latchkey users create --email you@example.com --name "You" --admin',
     `    npx latchkey clients create --name "My App" --redirect-uri http://localhost:8080/callback`,
     '',
-    `  Then point your app at ${issuer} and sign in.`,
+    `  Then sign in to the admin console, and point your app at ${issuer}.`,
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
