@@ -4,6 +4,7 @@ import { adminConsoleRouter } from './admin/console/router.js';
 import type { Deps } from './deps.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler } from './http/middleware/error-handler.js';
+import { securityHeaders } from './http/middleware/security-headers.js';
 import { interactionsRouter } from './interactions/routes.js';
 import type { Provider } from './oidc/provider.js';
 
@@ -14,6 +15,7 @@ import type { Provider } from './oidc/provider.js';
 export async function createApp(deps: Deps, provider: () => Provider): Promise<Koa> {
   const app = new Koa();
   app.proxy = deps.config.http.trustProxy;
+  app.use(securityHeaders({ https: deps.config.http.issuer.startsWith('https:') }));
   app.use(errorHandler(deps.log));
   const assets = await assetsRouter();
   app.use(assets.routes());

@@ -74,6 +74,20 @@ const envSchema = z.object({
     .optional(),
   LATCHKEY_CACHE_POLL_INTERVAL: interval.default(1),
   LATCHKEY_CLEANUP_INTERVAL: interval.default(300),
+  LATCHKEY_SIGNUP: boolean.optional(),
+  LATCHKEY_SMTP_URL: url('an smtp:// or smtps:// URL such as smtps://user:pass@smtp.example.com', ['smtp:', 'smtps:']).optional(),
+  LATCHKEY_MAIL_FROM: z.string().min(3, { message: 'accepts an address such as "Example ID" <id@example.com>' }).optional(),
+  LATCHKEY_PASSWORD_MIN_LENGTH: integer(8, 64).default(8),
+  LATCHKEY_EMAIL_LINK_TTL: lifetime.default(86400),
+  LATCHKEY_RESET_LINK_TTL: lifetime.default(1800),
+  LATCHKEY_SESSION_IDLE_TTL: lifetime.default(3 * 86400),
+  LATCHKEY_SESSION_TTL: lifetime.default(14 * 86400),
+  LATCHKEY_THROTTLE_FAILURES: integer(1, 1000).default(5),
+  LATCHKEY_THROTTLE_IP_FAILURES: integer(1, 100000).default(50),
+  LATCHKEY_THROTTLE_WINDOW: lifetime.default(900),
+  LATCHKEY_THROTTLE_MAX_DELAY: lifetime.default(900),
+  LATCHKEY_AUDIT_RETENTION: lifetime.default(90 * 86400),
+  LATCHKEY_MAIL_RETENTION: lifetime.default(7 * 86400),
 });
 
 export type Environment = 'development' | 'production' | 'test';
@@ -92,6 +106,30 @@ export interface Config {
   readonly argon2: { readonly memoryKib: number; readonly time: number; readonly parallelism: number };
   readonly cache: { readonly pollIntervalMs: number };
   readonly cleanup: { readonly intervalMs: number };
+  readonly accounts: {
+    readonly signup: boolean;
+    readonly passwordMinLength: number;
+    /** Seconds an email verification link stays good. */
+    readonly emailLinkTtl: number;
+    readonly resetLinkTtl: number;
+  };
+  readonly mail: { readonly smtpUrl: string | undefined; readonly from: string };
+  readonly sessions: {
+    /** Seconds without use after which a sign-in session ends. */
+    readonly idleTtl: number;
+    /** Seconds after sign-in at which a session ends, used or not. */
+    readonly absoluteTtl: number;
+  };
+  readonly throttle: {
+    /** Failures per email (or client) allowed in a window before each further one is delayed. */
+    readonly failures: number;
+    readonly ipFailures: number;
+    /** Seconds a run of failures is remembered. */
+    readonly window: number;
+    /** Seconds: the longest wait a run of failures can impose. */
+    readonly maxDelay: number;
+  };
+  readonly retention: { readonly auditEvents: number; readonly sentMail: number };
 }
 
 export class ConfigError extends Error {
@@ -127,6 +165,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     cache: { pollIntervalMs: e.LATCHKEY_CACHE_POLL_INTERVAL * 1000 },
     cleanup: { intervalMs: e.LATCHKEY_CLEANUP_INTERVAL * 1000 },
+    accounts: {
+      signup: e.LATCHKEY_SIGNUP ?? environment === 'development',
+      passwordMinLength: e.LATCHKEY_PASSWORD_MIN_LENGTH,
+      emailLinkTtl: e.LATCHKEY_EMAIL_LINK_TTL,
+      resetLinkTtl: e.LATCHKEY_RESET_LINK_TTL,
+    },
+    mail: { smtpUrl: e.LATCHKEY_SMTP_URL, from: e.LATCHKEY_MAIL_FROM ?? `Latchkey <no-reply@${new URL(issuer).hostname}>` },
+    sessions: { idleTtl: e.LATCHKEY_SESSION_IDLE_TTL, absoluteTtl: e.LATCHKEY_SESSION_TTL },
+    throttle: {
+      failures: e.LATCHKEY_THROTTLE_FAILURES,
+      ipFailures: e.LATCHKEY_THROTTLE_IP_FAILURES,
+      window: e.LATCHKEY_THROTTLE_WINDOW,
+      maxDelay: e.LATCHKEY_THROTTLE_MAX_DELAY,
+    },
+    retention: { auditEvents: e.LATCHKEY_AUDIT_RETENTION, sentMail: e.LATCHKEY_MAIL_RETENTION },
   });
 }
 

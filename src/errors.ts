@@ -20,6 +20,11 @@ const catalogue = {
   'admin.forbidden': { status: 403, oauth: 'insufficient_scope', message: 'This token does not grant admin access.' },
   'csrf.invalid': { status: 403, oauth: 'invalid_request', message: 'This form has expired. Go back, reload the page and try again.' },
   'auth.invalid_credentials': { status: 401, oauth: 'access_denied', message: 'The email or password is not correct.' },
+  'auth.throttled': { status: 429, oauth: 'temporarily_unavailable', message: 'Too many attempts. Try again later.' },
+  'auth.email_unverified': { status: 403, oauth: 'access_denied', message: 'Confirm your email address before signing in.' },
+  'signup.disabled': { status: 404, oauth: 'invalid_request', message: 'Sign-up is not available on this server.' },
+  'email_link.invalid': { status: 400, oauth: 'invalid_request', message: 'This link is no longer valid: it has expired or has already been used.' },
+  'session.not_found': { status: 404, oauth: 'invalid_request', message: 'No such session.' },
   'interaction.expired': { status: 400, oauth: 'invalid_request', message: 'This sign-in request has expired. Go back to the application and start again.' },
   'data_dir.locked': { status: 503, oauth: 'temporarily_unavailable', message: 'The data directory is in use by another Latchkey server.' },
   'control.unavailable': { status: 503, oauth: 'temporarily_unavailable', message: 'The running server did not answer.' },
@@ -35,11 +40,14 @@ export class LatchkeyError extends Error {
   override name = 'LatchkeyError';
   readonly code: ErrorCode;
   readonly details: ErrorDetails | undefined;
+  /** Seconds until trying again can succeed (throttling); sent as Retry-After. */
+  readonly retryAfter: number | undefined;
 
-  constructor(code: ErrorCode, message?: string, options: { details?: ErrorDetails; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message?: string, options: { details?: ErrorDetails; cause?: unknown; retryAfter?: number } = {}) {
     super(message ?? catalogue[code].message, { cause: options.cause });
     this.code = code;
     this.details = options.details;
+    this.retryAfter = options.retryAfter;
   }
 
   get status(): number {

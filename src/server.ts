@@ -6,8 +6,10 @@ import { migrateLatest } from './db/migrate.js';
 import type { Deps } from './deps.js';
 import { ensureConsoleClient } from './domain/console-client.js';
 import { ensureKeys, loadKeys } from './domain/keys.js';
+import { startCleanup } from './jobs/cleanup.js';
+import type { Job } from './jobs/every.js';
+import { startMailDelivery } from './jobs/mail-delivery.js';
 import { createProvider } from './oidc/provider.js';
-import { startSweeper } from './oidc/sweeper.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -44,7 +46,10 @@ export async function startServer(deps: Deps, options: { host?: string } = {}): 
       else deps.catalog.invalidate(topic);
     },
   });
-  const sweeper = startSweeper(deps);
+  const jobs: Job[] = [startCleanup(deps), startMailDelivery(deps)].filter((job): job is Job => job !== undefined);
+  const stopJobs = () => {
+    for (const job of jobs) job.stop();
+  };
   let control: ControlServer | undefined;
   const server = http.createServer(app.callback());
   try {
@@ -55,14 +60,14 @@ export async function startServer(deps: Deps, options: { host?: string } = {}): 
     });
   } catch (error) {
     feed.stop();
-    sweeper.stop();
+    stopJobs();
     await control?.close();
     throw error;
   }
   return {
     async close() {
       feed.stop();
-      sweeper.stop();
+      stopJobs();
       await control?.close();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -23,6 +23,14 @@ export const AUDIT_EVENT_TYPES = [
   'user.disabled',
   'user.enabled',
   'user.deleted',
+  'user.signed_up',
+  'user.email_verified',
+  'user.email_changed',
+  'user.password_reset_requested',
+  'user.locked_out',
+  'user.imported',
+  'user.session_ended',
+  'client.auth_failed',
   'grant.created',
   'grant.revoked',
   'token.revoked',
@@ -42,7 +50,7 @@ export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface AuditEntry {
   type: AuditEventType;
-  subject?: { type: 'user' | 'client' | 'resource' | 'grant' | 'initial_access_token' | 'token'; id: string };
+  subject?: { type: 'user' | 'client' | 'resource' | 'grant' | 'initial_access_token' | 'token' | 'session'; id: string };
   outcome?: 'success' | 'failure';
   /** Public facts only (field names changed, scopes, reasons): never a secret, token, code or password. */
   details?: Record<string, unknown>;

@@ -13,11 +13,10 @@ import {
   type UserRow,
 } from '../store/users.js';
 import { recordAudit, type Actor } from './audit.js';
+import { passwordProblem } from './password-policy.js';
+import { endUserSessions } from './sessions.js';
 import { isCreatedKey, keysetPage, type Page, type PageRequest } from './pagination.js';
 import { displayName, parseInput } from './validation.js';
-
-export const MIN_PASSWORD_LENGTH = 8;
-export const MAX_PASSWORD_LENGTH = 256;
 
 const email = z
   .string({ message: 'is required' })
@@ -25,15 +24,20 @@ const email = z
   .max(254, { message: 'is too long' })
   .pipe(z.email({ message: 'is not an email address' }));
 
-export const password = z
-  .string({ message: 'is required' })
-  .min(MIN_PASSWORD_LENGTH, { message: `must be at least ${MIN_PASSWORD_LENGTH} characters` })
-  .max(MAX_PASSWORD_LENGTH, { message: `must be at most ${MAX_PASSWORD_LENGTH} characters` });
+export const emailAddress = email;
+
+/** A new password, judged with the account's address (a password made of it is guessable). */
+function withPassword<S extends z.ZodObject<{ password: z.ZodType<string> }>>(schema: S, minLength: number, emailOf: (value: z.output<S>) => string | undefined) {
+  return schema.superRefine((value, ctx) => {
+    const problem = passwordProblem(value.password as string, { minLength, email: emailOf(value) });
+    if (problem) ctx.addIssue({ code: 'custom', path: ['password'], message: problem });
+  });
+}
 
 const createUserInput = z.object({
   email,
   name: displayName(200).optional(),
-  password,
+  password: z.string({ message: 'is required' }),
   emailVerified: z.boolean().default(false),
   isAdmin: z.boolean().default(false),
 });
@@ -49,29 +53,41 @@ const updateUserInput = z
   .strict();
 
 export type CreateUserInput = z.input<typeof createUserInput>;
+export type CreatedVia = 'admin' | 'signup' | 'import';
 export type UpdateUserInput = z.input<typeof updateUserInput>;
 
-// Models that let a user act without signing in again: what disabling or deleting must end.
-const SESSION_MODELS = ['Session', 'Grant', 'RefreshToken', 'AccessToken', 'AuthorizationCode', 'Interaction', 'BackchannelAuthenticationRequest', 'DeviceCode'];
+// Besides sessions and refresh tokens, what lets a user act without signing in again: what disabling ends.
+const GRANT_MODELS = ['Grant', 'AccessToken', 'AuthorizationCode', 'Interaction', 'BackchannelAuthenticationRequest', 'DeviceCode'];
 
 function userNotFound(id: string): LatchkeyError {
   return new LatchkeyError('user.not_found', `no user with id ${id}`);
 }
 
-export async function createUser(deps: Deps, actor: Actor, input: CreateUserInput): Promise<UserRow> {
-  const parsed = parseInput(createUserInput, input);
+/** Checks a new user's fields and password without writing anything (sign-up answers before it hashes). */
+export function parseNewUser(deps: Deps, input: CreateUserInput): z.output<typeof createUserInput> {
+  return parseInput(withPassword(createUserInput, deps.config.accounts.passwordMinLength, (value) => value.email), input);
+}
+
+export async function createUser(deps: Deps, actor: Actor, input: CreateUserInput, options: { createdVia?: CreatedVia; trx?: Knex } = {}): Promise<UserRow> {
+  const parsed = parseNewUser(deps, input);
   const passwordHash = await deps.passwords.hash(parsed.password);
-  return deps.db.knex.transaction(async (trx) => {
+  const create = async (trx: Knex) => {
     const user = await insertUser(trx, {
       email: parsed.email,
       name: parsed.name ?? null,
       passwordHash,
       emailVerified: parsed.emailVerified,
       isAdmin: parsed.isAdmin,
+      createdVia: options.createdVia ?? 'admin',
     });
-    await recordAudit(trx, actor, { type: 'user.created', subject: { type: 'user', id: user.id }, details: { is_admin: user.isAdmin } });
+    await recordAudit(trx, actor, {
+      type: 'user.created',
+      subject: { type: 'user', id: user.id },
+      details: { is_admin: user.isAdmin, created_via: user.createdVia },
+    });
     return user;
-  });
+  };
+  return options.trx ? create(options.trx) : deps.db.knex.transaction(create);
 }
 
 export async function getUser(deps: Deps, id: string): Promise<UserRow> {
@@ -122,22 +138,29 @@ export async function updateUser(deps: Deps, actor: Actor, id: string, input: Up
  * Sets a new password. Everyone signed in as the user (sessions and refresh tokens) must sign
  * in again with it: a password set by an admin is usually a response to a compromise.
  */
-export async function setUserPassword(deps: Deps, actor: Actor, id: string, input: { password: string }): Promise<UserRow> {
-  const parsed = parseInput(z.object({ password }), input);
+export async function setUserPassword(
+  deps: Deps,
+  actor: Actor,
+  id: string,
+  input: { password: string },
+  options: { keepSessionUid?: string | undefined; reason?: 'admin' | 'reset' | 'change' } = {},
+): Promise<UserRow> {
+  const current = await getUser(deps, id);
+  const parsed = parseInput(withPassword(z.object({ password: z.string({ message: 'is required' }) }), deps.config.accounts.passwordMinLength, () => current.email), input);
   const passwordHash = await deps.passwords.hash(parsed.password);
   return deps.db.knex.transaction(async (trx) => {
     const user = await changeUser(trx, id, { passwordHash });
-    await deletePayloadsByAccountId(trx, id, ['Session', 'RefreshToken']);
-    await recordAudit(trx, actor, { type: 'user.password_changed', subject: { type: 'user', id } });
+    await endUserSessions(trx, id, { exceptUid: options.keepSessionUid });
+    await recordAudit(trx, actor, { type: 'user.password_changed', subject: { type: 'user', id }, details: { reason: options.reason ?? 'admin' } });
     return user;
   });
 }
 
-/** A disabled user cannot sign in; their sessions, grants and tokens end now. */
+/** A disabled user cannot sign in; their sessions, grants and tokens end now, and their apps are told. */
 export async function disableUser(deps: Deps, actor: Actor, id: string): Promise<UserRow> {
   return deps.db.knex.transaction(async (trx) => {
     const user = await changeUser(trx, id, { disabled: true });
-    await deletePayloadsByAccountId(trx, id, SESSION_MODELS);
+    await endUserSessions(trx, id, { alsoEnd: GRANT_MODELS });
     await recordAudit(trx, actor, { type: 'user.disabled', subject: { type: 'user', id } });
     return user;
   });
@@ -153,8 +176,10 @@ export async function enableUser(deps: Deps, actor: Actor, id: string): Promise<
 
 export async function deleteUser(deps: Deps, actor: Actor, id: string): Promise<void> {
   await deps.db.knex.transaction(async (trx) => {
-    if (!(await deleteUserRow(trx, id))) throw userNotFound(id);
+    if (!(await findUserById(trx, id))) throw userNotFound(id);
+    await endUserSessions(trx, id);
     await deletePayloadsByAccountId(trx, id);
+    await deleteUserRow(trx, id);
     await recordAudit(trx, actor, { type: 'user.deleted', subject: { type: 'user', id } });
   });
 }

@@ -6,11 +6,13 @@ import type { Deps } from '../deps.js';
 import { authenticate, findActiveAccount } from '../domain/accounts.js';
 import { adminResourceIdentifier } from '../domain/admin-access.js';
 import { recordAudit } from '../domain/audit.js';
+import { assertNotThrottled, clearFailures, emailThrottle, recordFailure } from '../domain/throttle.js';
 import { LatchkeyError } from '../errors.js';
+import { pageCsrf } from '../http/middleware/page-csrf.js';
 import { renderPage } from '../http/render.js';
 import { pageLanguage } from '../oidc/locales.js';
 import { sha256 } from '../util/digest.js';
-import type { Provider } from '../oidc/provider.js';
+import { cookieSecrets, type Provider } from '../oidc/provider.js';
 import { describePermissions } from './permissions.js';
 import { loginForm } from './forms.js';
 
@@ -23,6 +25,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 export function interactionsRouter(deps: Deps, provider: () => Provider): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const csrf = pageCsrf({ keys: () => cookieSecrets(provider()), secure: deps.config.http.issuer.startsWith('https:') });
 
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
@@ -33,6 +36,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       throw error;
     }
   });
+  router.use(form, csrf);
 
   async function details(ctx: Context): Promise<Details> {
     const found = await provider().interactionDetails(ctx.req, ctx.res);
@@ -53,6 +57,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       clientName: await clientName(interaction.params.client_id),
       email: state.email,
       error: state.error,
+      csrfToken: ctx.state.csrfToken as string,
     });
   }
 
@@ -81,18 +86,22 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
         clientName: await clientName(interaction.params.client_id),
         accountEmail: account?.email ?? '',
         permissions: describePermissions(interaction.prompt.details),
+        csrfToken: ctx.state.csrfToken as string,
       });
       return;
     }
     throw new LatchkeyError('interaction.expired', `unexpected interaction step ${interaction.prompt.name}`);
   });
 
-  router.post('/login', form, async (ctx) => {
+  router.post('/login', async (ctx) => {
     const interaction = await details(ctx);
     if (interaction.prompt.name !== 'login') throw new LatchkeyError('interaction.expired');
     const submitted = loginForm(ctx.request.body);
+    const throttle = emailThrottle(deps, 'login', submitted.email, ctx.ip);
     try {
+      await assertNotThrottled(deps, throttle);
       const user = await authenticate(deps, submitted);
+      await clearFailures(deps, throttle);
       await recordAudit(deps.db.knex, { type: 'user', id: user.id, ip: ctx.ip }, {
         type: 'user.signed_in',
         subject: { type: 'user', id: user.id },
@@ -100,17 +109,23 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       });
       await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
     } catch (error) {
-      if (!(error instanceof LatchkeyError) || error.code !== 'auth.invalid_credentials') throw error;
-      // The address typed is kept (capped), never the password: it shows which account is under attack.
-      await recordAudit(deps.db.knex, { type: 'anonymous', id: null, ip: ctx.ip }, {
-        type: 'user.sign_in_failed',
-        outcome: 'failure',
-        details: { email: submitted.email.slice(0, 254), client_id: String(interaction.params.client_id) },
-      });
-      ctx.status = 401;
+      if (!(error instanceof LatchkeyError)) throw error;
+      if (error.code === 'auth.invalid_credentials') await countFailedSignIn(ctx, interaction, submitted.email, throttle);
+      else if (error.code === 'auth.throttled') ctx.set('Retry-After', String(error.retryAfter));
+      else if (error.code !== 'auth.email_unverified') throw error;
+      ctx.status = error.status;
       await showLogin(ctx, interaction, { email: submitted.email, error: error.message });
     }
   });
+
+  /** The address typed is kept (capped), never the password: it shows which account is under attack. */
+  async function countFailedSignIn(ctx: Context, interaction: Details, email: string, throttle: ReturnType<typeof emailThrottle>) {
+    const anonymous = { type: 'anonymous' as const, id: null, ip: ctx.ip };
+    const details = { email: email.slice(0, 254), client_id: String(interaction.params.client_id) };
+    await recordAudit(deps.db.knex, anonymous, { type: 'user.sign_in_failed', outcome: 'failure', details });
+    const wait = await recordFailure(deps, throttle);
+    if (wait !== undefined) await recordAudit(deps.db.knex, anonymous, { type: 'user.locked_out', outcome: 'failure', details: { ...details, seconds: wait } });
+  }
 
   /**
    * Grants what the interaction asks for and moves on. The admin API's scope is refused to
@@ -149,7 +164,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     await finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
   }
 
-  router.post('/confirm', form, async (ctx) => {
+  router.post('/confirm', async (ctx) => {
     const interaction = await details(ctx);
     const accountId = interaction.session?.accountId;
     if (interaction.prompt.name !== 'consent' || !accountId) throw new LatchkeyError('interaction.expired');

@@ -192,6 +192,9 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
         },
       },
       userinfo: { enabled: true },
+      // Sessions ended by logout, password changes, disabling and the account page reach the
+      // applications signed in through them (jobs/backchannel-logout.ts sends what we queue).
+      backchannelLogout: { enabled: true },
       registration: {
         enabled: true,
         // Looked up in initial_access_tokens (adapter.ts); each carries the self-registration policy.
@@ -223,7 +226,14 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
       IdToken: tokens.idTtl,
       Interaction: 3600,
       Grant: (ctx) => refreshTtlOf(ctx?.oidc?.client),
-      Session: tokens.refreshTtl,
+      // Idle timeout that slides with each use (the provider saves the session on every request
+      // that reads it), never past the absolute limit counted from the sign-in.
+      Session(_ctx, session) {
+        const { idleTtl, absoluteTtl } = deps.config.sessions;
+        if (!session.loginTs) return idleTtl;
+        const left = session.loginTs + absoluteTtl - Math.floor(Date.now() / 1000);
+        return Math.max(1, Math.min(idleTtl, left));
+      },
       // Absolute: a rotated token keeps the expiry of the one it replaced.
       RefreshToken(ctx: KoaContextWithOIDC, _token, client) {
         const rotated = ctx?.oidc?.entities.RotatedRefreshToken;

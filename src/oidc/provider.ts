@@ -21,6 +21,12 @@ function compareSecretsByDigest(deps: Deps, provider: Provider): void {
   };
 }
 
+/** The provider's cookie secrets (newest first), which also sign Latchkey's own cookies and CSRF tokens. */
+export function cookieSecrets(provider: Provider): string[] {
+  const keys = provider.keys;
+  return Array.isArray(keys) ? keys : [];
+}
+
 export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
   const provider = new Provider(deps.config.http.issuer, providerConfiguration(deps, keys));
   // Behind a TLS-terminating proxy the issuer is https while the socket is not.

@@ -82,3 +82,11 @@ export async function listAuditEvents(db: Knex, filter: AuditFilter): Promise<Au
   if (filter.to !== undefined) query.where('occurred_at', '<', filter.to);
   return (await query).map(fromColumns);
 }
+
+export async function deleteAuditEventsBefore(db: Knex, before: Date, batch: number): Promise<number> {
+  const deleted = await db('audit_events')
+    .whereIn('id', db('audit_events').select('id').where('occurred_at', '<', before).orderBy('id').limit(batch))
+    .delete()
+    .returning('id');
+  return deleted.length;
+}

@@ -162,3 +162,39 @@ export async function deleteExpiredPayloads(db: Knex, now: Date, batch: number):
     .returning('id');
   return deleted.length;
 }
+
+export interface SessionRecord {
+  uid: string;
+  accountId: string;
+  /** Seconds since the epoch. */
+  loginTs: number | undefined;
+  expiresAt: Date | null;
+  /** Per application signed in through this session: the sid it was told. */
+  authorizations: Record<string, { sid?: string; grantId?: string }>;
+}
+
+export async function listSessions(db: Knex, accountId: string, now: Date): Promise<SessionRecord[]> {
+  if (!isStorableKey(accountId)) return [];
+  const rows = await live(db, 'Session', now).clearSelect().select<Array<PayloadColumns & { expires_at: Date | string | null }>>('payload', 'consumed_at', 'expires_at').andWhere({ account_id: accountId });
+  return rows
+    .map((row) => {
+      const payload = fromColumns(row).payload as { uid?: string; loginTs?: number; authorizations?: SessionRecord['authorizations'] };
+      return {
+        uid: payload.uid ?? '',
+        accountId,
+        loginTs: payload.loginTs,
+        expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+        authorizations: payload.authorizations ?? {},
+      };
+    })
+    .filter((session) => session.uid !== '')
+    .sort((a, b) => (b.loginTs ?? 0) - (a.loginTs ?? 0));
+}
+
+/** A session and the refresh tokens issued while it was signed in. */
+export async function deleteSession(db: Knex, accountId: string, uid: string): Promise<boolean> {
+  if (!isStorableKey(uid)) return false;
+  const deleted = await db('oidc_payloads').where({ model: 'Session', uid, account_id: accountId }).delete().returning('id');
+  await db('oidc_payloads').where({ model: 'RefreshToken', account_id: accountId }).whereRaw("payload->>'sessionUid' = ?", [uid]).delete();
+  return deleted.length > 0;
+}

@@ -11,6 +11,7 @@ export interface UserRow {
   passwordHash: string | null;
   disabled: boolean;
   isAdmin: boolean;
+  createdVia: 'admin' | 'signup' | 'import';
   createdAt: Date;
   updatedAt: Date;
 }
@@ -23,6 +24,7 @@ interface UserColumns {
   password_hash: string | null;
   disabled: boolean;
   is_admin: boolean;
+  created_via: 'admin' | 'signup' | 'import';
   created_at: Date | string;
   updated_at: Date | string;
   page_created_at?: string;
@@ -39,6 +41,7 @@ function fromColumns(row: UserColumns): UserRow {
     passwordHash: row.password_hash,
     disabled: row.disabled,
     isAdmin: row.is_admin,
+    createdVia: row.created_via,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -57,11 +60,18 @@ function toColumns(changes: UserChanges): Partial<UserColumns> {
 
 export async function insertUser(
   db: Knex,
-  user: { email: string; name: string | null; passwordHash: string | null; emailVerified: boolean; isAdmin: boolean },
+  user: { email: string; name: string | null; passwordHash: string | null; emailVerified: boolean; isAdmin: boolean; createdVia: UserRow['createdVia'] },
 ): Promise<UserRow> {
   const [row] = await mapUniqueViolation(
     db<UserColumns>('users')
-      .insert({ email: user.email, name: user.name, password_hash: user.passwordHash, email_verified: user.emailVerified, is_admin: user.isAdmin })
+      .insert({
+        email: user.email,
+        name: user.name,
+        password_hash: user.passwordHash,
+        email_verified: user.emailVerified,
+        is_admin: user.isAdmin,
+        created_via: user.createdVia,
+      })
       .returning('*'),
     'user.email_taken',
     'email',

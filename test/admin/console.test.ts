@@ -34,7 +34,7 @@ async function signInToConsole(user: TestUser): Promise<{ browser: Browser; page
   const browser = new Browser();
   const login = await open(browser, `${server.issuer}/admin`);
   const form = findForm(login.html, '/login');
-  const posted = await browser.post(new URL(form.action, login.url), { email: user.email, password: user.password });
+  const posted = await browser.post(new URL(form.action, login.url), { ...form.fields, email: user.email, password: user.password });
   const location = posted.headers.get('location');
   if (posted.status !== 303 || !location) throw new Error(`sign-in answered ${posted.status}`);
   return { browser, page: await open(browser, new URL(location, login.url)) };

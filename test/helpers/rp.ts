@@ -102,7 +102,7 @@ export async function go(browser: Browser, rp: RelyingParty, url: string | URL):
 
 export async function submitLogin(browser: Browser, rp: RelyingParty, page: Step, user: { email: string; password: string }): Promise<Step> {
   const form = findForm(page.html, '/login');
-  const response = await browser.post(new URL(form.action, page.url), { email: user.email, password: user.password });
+  const response = await browser.post(new URL(form.action, page.url), { ...form.fields, email: user.email, password: user.password });
   const location = response.headers.get('location');
   if (response.status === 303 && location) return go(browser, rp, new URL(location, page.url));
   return { url: page.url, response, html: await response.text() };

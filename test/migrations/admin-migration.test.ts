@@ -19,7 +19,13 @@ test('upgrading a foundation database hashes its plaintext client secrets and gr
   try {
     // A PostgreSQL test database starts empty, an embedded one already migrated.
     await migrateLatest(db);
-    t.deepEqual(await rollbackLast(db), ['20261124100000_admin']);
+    // Back to the foundation's schema, through whatever later migrations exist.
+    let rolledBack: string[] = [];
+    while (!rolledBack.includes('20261124100000_admin')) {
+      const step = await rollbackLast(db);
+      if (step.length === 0) throw new Error('the admin migration was never rolled back');
+      rolledBack = [...rolledBack, ...step];
+    }
     await db.knex('clients').insert({
       client_id: 'legacy',
       name: 'Legacy service',
@@ -39,7 +45,7 @@ test('upgrading a foundation database hashes its plaintext client secrets and gr
       { model: 'AccessToken', id: sha256('raw-token'), payload: '{}', grant_id: 'raw-grant', client_id: 'legacy' },
     ]);
 
-    t.deepEqual(await migrateLatest(db), ['20261124100000_admin']);
+    t.is((await migrateLatest(db))[0], '20261124100000_admin');
 
     const client = await db.knex('clients').where({ client_id: 'legacy' }).first();
     t.false('client_secret' in client, 'the plaintext column is gone');

@@ -41,10 +41,10 @@ test('a NUL byte in the email on the login form is a failed sign-in, and an over
   const page = await go(browser, rp, (await authorizationRequest(rp)).url);
   const form = findForm(page.html, '/login');
   const action = new URL(form.action, page.url);
-  const nul = await browser.post(action, { email: 'a\0b@example.com', password: 'whatever-password' });
+  const nul = await browser.post(action, { ...form.fields, email: 'a\0b@example.com', password: 'whatever-password' });
   t.is(nul.status, 401);
   t.true((await nul.text()).includes('The email or password is not correct.'));
-  const huge = await browser.post(action, { email: 'a@example.com', password: 'x'.repeat(64 * 1024) });
+  const huge = await browser.post(action, { ...form.fields, email: 'a@example.com', password: 'x'.repeat(64 * 1024) });
   t.is(huge.status, 413);
   t.true((await huge.text()).includes('too large'));
 });

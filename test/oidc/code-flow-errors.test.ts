@@ -16,6 +16,8 @@ import {
   type RelyingParty,
 } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { disableUser } from '../../src/domain/users.js';
+import { testActor } from '../helpers/actor.js';
 
 let server: TestServer;
 let tokenEndpoint: string;
@@ -118,8 +120,9 @@ test('values from the request and from registrations are escaped on the pages th
   t.true(isLoginPage(page));
   t.false(page.html.includes('<img'));
   t.true(page.html.includes('&lt;img src=x onerror=alert(1)&gt;'));
-  const action = new URL(findForm(page.html, '/login').action, page.url);
-  const failed = await browser.post(action, { email: `">${script}`, password: 'not-the-password' });
+  const loginForm = findForm(page.html, '/login');
+  const action = new URL(loginForm.action, page.url);
+  const failed = await browser.post(action, { ...loginForm.fields, email: `">${script}`, password: 'not-the-password' });
   t.is(failed.status, 401);
   const failedHtml = await failed.text();
   t.false(failedHtml.includes('<script'), 'submitted email reflected raw');
@@ -138,7 +141,8 @@ async function attemptLogin(rp: RelyingParty, email: string, password: string): 
   const browser = new Browser();
   const page = await go(browser, rp, (await authorizationRequest(rp)).url);
   if (!isLoginPage(page)) throw new Error('expected the login page');
-  const action = new URL(findForm(page.html, '/login').action, page.url);
+  const form = findForm(page.html, '/login');
+  const action = new URL(form.action, page.url);
   const uid = /\/interaction\/([^/]+)\/login$/.exec(action.pathname)![1]!;
 
   const passwords = server.deps.passwords;
@@ -150,8 +154,8 @@ async function attemptLogin(rp: RelyingParty, email: string, password: string): 
     return verify(hash, candidate);
   };
   try {
-    const response = await browser.post(action, { email, password });
-    const html = (await response.text()).replaceAll(uid, '{uid}').replaceAll(email, '{email}');
+    const response = await browser.post(action, { ...form.fields, email, password });
+    const html = (await response.text()).replaceAll(uid, '{uid}').replaceAll(email, '{email}').replaceAll(form.fields._csrf!, '{csrf}');
     const cookieNames = response.headers.getSetCookie().map((line) => line.slice(0, line.indexOf('='))).sort();
     return { status: response.status, html, cookieNames, verifyCalls };
   } finally {
@@ -164,8 +168,7 @@ test.serial('an unknown email, a wrong password and a disabled account look the 
   const rp = await registerRp(server);
   const user = await createTestUser(server);
   const disabled = await createTestUser(server);
-  // There is no domain function to disable an account yet, so the flag is set in the table.
-  await server.deps.db.knex('users').where({ id: disabled.id }).update({ disabled: true });
+  await disableUser(server.deps, testActor, disabled.id);
 
   const unknown = await attemptLogin(rp, `nobody-${randomBytes(4).toString('hex')}@example.com`, `pw-${randomBytes(8).toString('hex')}`);
   const wrongPassword = await attemptLogin(rp, user.email, `pw-${randomBytes(8).toString('hex')}`);

@@ -2,7 +2,7 @@ import test from 'ava';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateLatest } from '../../src/db/migrate.js';
-import { sweepExpiredPayloads } from '../../src/oidc/sweeper.js';
+import { runCleanup } from '../../src/jobs/cleanup.js';
 import { consumePayload, findPayload, upsertPayload } from '../../src/store/oidc-payloads.js';
 import { createAdapterFactory } from '../../src/oidc/adapter.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -49,7 +49,7 @@ test.serial('cleanup deletes expired artifacts in bounded batches and leaves liv
     { model: 'AccessToken', id: 'live', payload: '{}', client_id: 'c', expires_at: future },
     { model: 'Client', id: 'forever', payload: '{}', client_id: 'c', expires_at: null },
   ]);
-  t.is(await sweepExpiredPayloads(deps), 2500);
+  t.is((await runCleanup(deps))['expired provider artifacts'], 2500);
   const left = await knex('oidc_payloads').select('id').orderBy('id');
   t.deepEqual(left.map((entry: { id: string }) => entry.id), ['forever', 'live']);
 });

@@ -1,11 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
+import { setCookie } from '../../http/cookies.js';
 
 /**
  * The console's cookies: signed with the provider's cookie secrets (newest first, any accepted,
- * so a rotation does not sign everyone out), httpOnly, SameSite=Lax, scoped to /admin, and
- * Secure when the issuer is https. Written by hand because Koa refuses Secure cookies on the
- * plain-http hop behind a TLS-terminating proxy.
+ * so a rotation does not sign everyone out) and scoped to /admin.
  */
 export interface CookieJar {
   get(ctx: Context, name: string): string | undefined;
@@ -18,8 +17,6 @@ function signature(key: string, name: string, value: string): string {
 }
 
 export function cookieJar(options: { keys: () => string[]; secure: boolean }): CookieJar {
-  const attributes = (maxAge: number | undefined) =>
-    ['Path=/admin', 'HttpOnly', 'SameSite=Lax', ...(options.secure ? ['Secure'] : []), ...(maxAge !== undefined ? [`Max-Age=${maxAge}`] : [])].join('; ');
   return {
     get(ctx, name) {
       const raw = ctx.cookies.get(name);
@@ -37,10 +34,10 @@ export function cookieJar(options: { keys: () => string[]; secure: boolean }): C
       const key = options.keys()[0];
       if (!key) throw new Error('no cookie secret to sign the console cookies with');
       const encoded = `${Buffer.from(value).toString('base64url')}.${signature(key, name, value)}`;
-      ctx.append('Set-Cookie', `${name}=${encoded}; ${attributes(maxAgeSeconds)}`);
+      setCookie(ctx, name, encoded, { path: '/admin', secure: options.secure, maxAgeSeconds });
     },
     clear(ctx, name) {
-      ctx.append('Set-Cookie', `${name}=; ${attributes(0)}`);
+      setCookie(ctx, name, '', { path: '/admin', secure: options.secure, maxAgeSeconds: 0 });
     },
   };
 }

@@ -2,7 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import { Router } from '@koa/router';
 import type { Deps } from '../../deps.js';
 import { csrfProtection } from '../../http/middleware/csrf.js';
-import type { Provider } from '../../oidc/provider.js';
+import { cookieSecrets, type Provider } from '../../oidc/provider.js';
 import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
 import { cookieJar } from './cookies.js';
@@ -17,10 +17,7 @@ import { userRoutes } from './users.js';
 export function adminConsoleRouter(deps: Deps, provider: () => Provider): Router {
   const router = new Router({ prefix: '/admin' });
   // The provider's cookie secrets: stored in the database, rotated with the provider.
-  const keys = () => {
-    const current = provider().keys;
-    return Array.isArray(current) ? current : [];
-  };
+  const keys = () => cookieSecrets(provider());
   const jar = cookieJar({ keys, secure: deps.config.http.issuer.startsWith('https:') });
   const session = consoleSession(deps, provider, jar, consoleOpenId(deps.config, provider));
   const form = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });

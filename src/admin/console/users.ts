@@ -1,6 +1,6 @@
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { MIN_PASSWORD_LENGTH, createUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../../domain/users.js';
+import { createUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../../domain/users.js';
 import type { UserRow } from '../../store/users.js';
 import { checked, formBody, optional, text, type FormBody, type FormProblem } from './forms.js';
 import { principal, type ConsoleKit } from './kit.js';
@@ -27,11 +27,11 @@ export function userRoutes(router: Router, kit: ConsoleKit): void {
   const label = (user: UserRow) => user.name ?? user.email;
 
   const showNew = (ctx: Context, values: UserFormValues | null, problem: FormProblem | null) =>
-    kit.page(ctx, 'users', 'new', 'New user', { values, problem, minPasswordLength: MIN_PASSWORD_LENGTH });
+    kit.page(ctx, 'users', 'new', 'New user', { values, problem, minPasswordLength: kit.deps.config.accounts.passwordMinLength });
   const showEdit = (ctx: Context, user: UserRow, values: UserFormValues, problem: FormProblem | null) =>
     kit.page(ctx, 'users', 'edit', label(user), { user, values, problem, self: principal(ctx).actor.id === user.id });
   const showPassword = (ctx: Context, user: UserRow, problem: FormProblem | null) =>
-    kit.page(ctx, 'users', 'password', `Set a new password for ${label(user)}`, { user, problem, minPasswordLength: MIN_PASSWORD_LENGTH });
+    kit.page(ctx, 'users', 'password', `Set a new password for ${label(user)}`, { user, problem, minPasswordLength: kit.deps.config.accounts.passwordMinLength });
 
   router.get('/users', ...guard, async (ctx) => {
     const email = optional(ctx.query, 'email');

@@ -31,6 +31,7 @@ export function errorHandler(log: Logger) {
       if (error.code === 'internal') log.error({ err: caught, path: ctx.path }, 'request failed');
       ctx.status = error.status;
       ctx.set('Cache-Control', 'no-store');
+      if (error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
       if (wantsHtml(ctx)) {
         ctx.type = 'html';
         ctx.body = await renderPage('error', { title: 'Error' }, {

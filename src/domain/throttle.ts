@@ -1,0 +1,84 @@
+import type { Deps } from '../deps.js';
+import { LatchkeyError } from '../errors.js';
+import { blockUntil, clearThrottle, countFailure, findThrottles } from '../store/throttles.js';
+import { now } from '../util/clock.js';
+import { sha256 } from '../util/digest.js';
+
+/** The first wait once the failures allowed are used up; it doubles with each further failure. */
+const FIRST_DELAY_SECONDS = 30;
+
+/** What is counted: an address (whether or not an account has it), a network address, a client. */
+export interface ThrottleKey {
+  readonly key: string;
+  /** Failures allowed in a window before each further one imposes a wait. */
+  readonly allowed: number;
+}
+
+/** Lowercased and trimmed: `Ann@Example.com ` and `ann@example.com` are one target. */
+export function normaliseEmail(email: string): string {
+  return email.normalize('NFKC').trim().toLowerCase();
+}
+
+/**
+ * Keys for a form that takes an email address: the address (as a digest, so the table holds no
+ * addresses) and the client's IP with a looser limit, so one attacker cannot try many accounts.
+ */
+export function emailThrottle(deps: Deps, action: string, email: string, ip: string): ThrottleKey[] {
+  const { failures, ipFailures } = deps.config.throttle;
+  return [
+    { key: `${action}:email:${sha256(normaliseEmail(email))}`, allowed: failures },
+    { key: `${action}:ip:${ip}`, allowed: ipFailures },
+  ];
+}
+
+/** Failed client authentication at the token, introspection and revocation endpoints. */
+export function clientThrottle(deps: Deps, clientId: string, ip: string): ThrottleKey[] {
+  const { failures, ipFailures } = deps.config.throttle;
+  return [
+    { key: `client:id:${sha256(clientId)}`, allowed: failures },
+    { key: `client:ip:${ip}`, allowed: ipFailures },
+  ];
+}
+
+function throttled(seconds: number): LatchkeyError {
+  const wait = Math.max(1, Math.ceil(seconds));
+  return new LatchkeyError('auth.throttled', `Too many attempts. Try again in ${wait} second${wait === 1 ? '' : 's'}.`, { retryAfter: wait });
+}
+
+/** Throws `auth.throttled` while any of the keys is waiting out a delay. */
+export async function assertNotThrottled(deps: Deps, keys: ThrottleKey[]): Promise<void> {
+  const at = now();
+  const rows = await findThrottles(
+    deps.db.knex,
+    keys.map((entry) => entry.key),
+    at,
+  );
+  const until = Math.max(0, ...rows.map((row) => row.blockedUntil?.getTime() ?? 0));
+  if (until > at.getTime()) throw throttled((until - at.getTime()) / 1000);
+}
+
+/**
+ * Counts a failure against every key. Past the allowed number, each failure imposes a wait that
+ * doubles, capped at the configured maximum so an attacker cannot lock a real user out for long.
+ * Returns the wait the first key (the target) now imposes, in seconds, if any.
+ */
+export async function recordFailure(deps: Deps, keys: ThrottleKey[]): Promise<number | undefined> {
+  const { window, maxDelay } = deps.config.throttle;
+  const at = now();
+  let targetWait: number | undefined;
+  for (const [index, entry] of keys.entries()) {
+    const failures = await countFailure(deps.db.knex, entry.key, at, window);
+    if (failures < entry.allowed) continue;
+    const delay = Math.min(maxDelay, FIRST_DELAY_SECONDS * 2 ** Math.min(failures - entry.allowed, 20));
+    const until = new Date(at.getTime() + delay * 1000);
+    await blockUntil(deps.db.knex, entry.key, until, new Date(until.getTime() + window * 1000));
+    if (index === 0) targetWait = delay;
+  }
+  return targetWait;
+}
+
+/** A success forgets the failures of its own target (the address), not those of the network. */
+export async function clearFailures(deps: Deps, keys: ThrottleKey[]): Promise<void> {
+  const [target] = keys;
+  if (target) await clearThrottle(deps.db.knex, target.key);
+}

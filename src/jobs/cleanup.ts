@@ -1,0 +1,51 @@
+import type { Deps } from '../deps.js';
+import { deleteAuditEventsBefore } from '../store/audit-events.js';
+import { deleteExpiredEmailTokens } from '../store/email-tokens.js';
+import { deleteOldMail } from '../store/mail-outbox.js';
+import { deleteExpiredPayloads } from '../store/oidc-payloads.js';
+import { deleteExpiredThrottles } from '../store/throttles.js';
+import { now } from '../util/clock.js';
+import { every, type Job } from './every.js';
+
+const BATCH = 1000;
+const MAX_BATCHES_PER_RUN = 20;
+
+type Deleter = (deps: Deps, at: Date, batch: number) => Promise<number>;
+
+/** What retention removes, each in bounded batches so a backlog never becomes one huge statement. */
+const deleters: Record<string, Deleter> = {
+  'expired provider artifacts': (deps, at, batch) => deleteExpiredPayloads(deps.db.knex, at, batch),
+  'expired throttles': (deps, at, batch) => deleteExpiredThrottles(deps.db.knex, at, batch),
+  'expired email links': (deps, at, batch) => deleteExpiredEmailTokens(deps.db.knex, at, batch),
+  'old outbox mail': (deps, at, batch) => deleteOldMail(deps.db.knex, secondsBefore(at, deps.config.retention.sentMail), batch),
+  'old audit events': (deps, at, batch) => deleteAuditEventsBefore(deps.db.knex, secondsBefore(at, deps.config.retention.auditEvents), batch),
+};
+
+function secondsBefore(at: Date, seconds: number): Date {
+  return new Date(at.getTime() - seconds * 1000);
+}
+
+async function drain(deps: Deps, deleter: Deleter, at: Date): Promise<number> {
+  let total = 0;
+  for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch += 1) {
+    const deleted = await deleter(deps, at, BATCH);
+    total += deleted;
+    if (deleted < BATCH) break;
+  }
+  return total;
+}
+
+/** One cleanup pass; returns how many rows of each kind went. */
+export async function runCleanup(deps: Deps): Promise<Record<string, number>> {
+  const at = now();
+  const counts: Record<string, number> = {};
+  for (const [what, deleter] of Object.entries(deleters)) counts[what] = await drain(deps, deleter, at);
+  return counts;
+}
+
+export function startCleanup(deps: Deps): Job {
+  return every(deps, 'cleanup', deps.config.cleanup.intervalMs, async () => {
+    const counts = await runCleanup(deps);
+    for (const [what, deleted] of Object.entries(counts)) if (deleted > 0) deps.log.debug({ deleted }, `deleted ${what}`);
+  });
+}
