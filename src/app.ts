@@ -1,4 +1,6 @@
+import type { Router } from '@koa/router';
 import Koa from 'koa';
+import { accountRouter } from './account/router.js';
 import { adminApiRouter } from './admin/api/router.js';
 import { adminConsoleRouter } from './admin/console/router.js';
 import type { Deps } from './deps.js';
@@ -7,6 +9,7 @@ import { errorHandler } from './http/middleware/error-handler.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
 import { interactionsRouter } from './interactions/routes.js';
 import type { Provider } from './oidc/provider.js';
+import { selfServiceRouter } from './self-service/routes.js';
 
 /**
  * Builds the whole HTTP application; no listen(), so tests mount the real thing. The provider
@@ -21,10 +24,14 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
   app.use(assets.routes());
   const interactions = interactionsRouter(deps, provider);
   app.use(interactions.routes()).use(interactions.allowedMethods());
+  const selfService = selfServiceRouter(deps, provider);
+  app.use(selfService.routes()).use(selfService.allowedMethods());
   const adminApi = adminApiRouter(deps, provider);
   app.use(adminApi.routes()).use(adminApi.allowedMethods());
   const adminConsole = adminConsoleRouter(deps, provider);
   app.use(adminConsole.routes()).use(adminConsole.allowedMethods());
+  const account = accountRouter(deps, provider);
+  app.use(account.routes()).use(account.allowedMethods());
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   app.use(async (ctx) => {
     const current = provider();
@@ -37,4 +44,15 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
     await handle(ctx.req, ctx.res);
   });
   return app;
+}
+
+/**
+ * The routers createApp mounted, read from the app itself (router.routes() carries its router),
+ * so a list of routes never has to be kept by hand.
+ */
+export function mountedRouters(app: Koa): Router[] {
+  return app.middleware.flatMap((middleware) => {
+    const { router } = middleware as { router?: Router };
+    return router ? [router] : [];
+  });
 }

@@ -25,6 +25,7 @@ const catalogue = {
   'signup.disabled': { status: 404, oauth: 'invalid_request', message: 'Sign-up is not available on this server.' },
   'email_link.invalid': { status: 400, oauth: 'invalid_request', message: 'This link is no longer valid: it has expired or has already been used.' },
   'session.not_found': { status: 404, oauth: 'invalid_request', message: 'No such session.' },
+  'mail.not_found': { status: 404, oauth: 'invalid_request', message: 'No such email.' },
   'interaction.expired': { status: 400, oauth: 'invalid_request', message: 'This sign-in request has expired. Go back to the application and start again.' },
   'data_dir.locked': { status: 503, oauth: 'temporarily_unavailable', message: 'The data directory is in use by another Latchkey server.' },
   'control.unavailable': { status: 503, oauth: 'temporarily_unavailable', message: 'The running server did not answer.' },

@@ -3,21 +3,39 @@ import type { Config } from './config.js';
 
 export type { Logger };
 
-// Anything that could let a reader of the logs act as a user or a client.
-const redact = [
+// Anything that could let a reader of the logs act as a user or a client, at the top of a log
+// line or one level down (request bodies, parameters, errors' fields).
+const credentials = [
   'password',
-  '*.password',
+  'newPassword',
+  'currentPassword',
   'client_secret',
-  '*.client_secret',
-  '*.clientSecret',
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-  '*.code',
-  '*.code_verifier',
-  '*.refresh_token',
-  '*.access_token',
-  '*.id_token',
+  'clientSecret',
+  'secret',
+  'code',
+  'code_verifier',
+  'codeVerifier',
+  'token',
+  'access_token',
+  'accessToken',
+  'refresh_token',
+  'refreshToken',
+  'id_token',
+  'idToken',
+  'id_token_hint',
+  'client_assertion',
+  'registration_access_token',
+  'initial_access_token',
+  '_csrf',
+  'cookie',
+  'authorization',
+  'smtpUrl',
+];
+const redact = [
+  ...credentials.flatMap((name) => [name, `*.${name}`]),
+  '*.headers.authorization',
+  '*.headers.cookie',
+  '*.headers["set-cookie"]',
 ];
 
 export function createLogger(config: Pick<Config, 'log'>, destination?: NodeJS.WritableStream): Logger {

@@ -38,6 +38,7 @@ function printQuickStart(issuer: string, dataDir: string | undefined): void {
     `  Issuer:    ${issuer}`,
     `  Discovery: ${issuer}/.well-known/openid-configuration`,
     `  Admin:     ${issuer}/admin`,
+    `  Account:   ${issuer}/account`,
     ...(dataDir ? [`  Data:      ${dataDir} (embedded PostgreSQL)`] : []),
     '',
     '  Next, in another terminal:',

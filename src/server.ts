@@ -4,8 +4,9 @@ import { startChangeFeed } from './cache/change-feed.js';
 import { startControlServer, type ControlServer } from './control/socket.js';
 import { migrateLatest } from './db/migrate.js';
 import type { Deps } from './deps.js';
-import { ensureConsoleClient } from './domain/console-client.js';
+import { ensureFirstPartyClients } from './domain/first-party-clients.js';
 import { ensureKeys, loadKeys } from './domain/keys.js';
+import { startBackchannelLogout } from './jobs/backchannel-logout.js';
 import { startCleanup } from './jobs/cleanup.js';
 import type { Job } from './jobs/every.js';
 import { startMailDelivery } from './jobs/mail-delivery.js';
@@ -22,7 +23,7 @@ export interface RunningServer {
 export async function startServer(deps: Deps, options: { host?: string } = {}): Promise<RunningServer> {
   await migrateLatest(deps.db);
   await ensureKeys(deps);
-  await ensureConsoleClient(deps);
+  await ensureFirstPartyClients(deps);
   let provider = createProvider(deps, await loadKeys(deps));
   const app = await createApp(deps, () => provider);
 
@@ -46,7 +47,7 @@ export async function startServer(deps: Deps, options: { host?: string } = {}): 
       else deps.catalog.invalidate(topic);
     },
   });
-  const jobs: Job[] = [startCleanup(deps), startMailDelivery(deps)].filter((job): job is Job => job !== undefined);
+  const jobs: Job[] = [startCleanup(deps), startMailDelivery(deps), startBackchannelLogout(deps, () => provider)].filter((job): job is Job => job !== undefined);
   const stopJobs = () => {
     for (const job of jobs) job.stop();
   };

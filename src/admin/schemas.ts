@@ -81,7 +81,10 @@ const clientFields = {
   first_party: flag.optional().describe('Skips the consent page'),
   admin_access: flag.optional().describe('May get tokens for this admin API'),
   cors_origins: strings.optional(),
+  backchannel_logout_session_required: flag.optional().describe('Logout tokens and ID tokens carry the session id (sid); needs backchannel_logout_uri'),
 };
+
+const backchannelLogoutUri = uri('Where Latchkey posts OpenID Connect back-channel logout tokens: https (http on a loopback host outside production)');
 
 export const createClientBody = z
   .object({
@@ -96,6 +99,7 @@ export const createClientBody = z
     refresh_token_ttl: seconds('Refresh token lifetime in seconds').optional(),
     jwks: jwks.optional(),
     jwks_uri: uri('Where the public keys of a private_key_jwt client are published').optional(),
+    backchannel_logout_uri: backchannelLogoutUri.optional(),
   })
   .strict();
 
@@ -112,6 +116,7 @@ export const updateClientBody = z
     refresh_token_ttl: seconds('Refresh token lifetime in seconds').nullable().optional(),
     jwks: jwks.nullable().optional(),
     jwks_uri: uri('Where the public keys of a private_key_jwt client are published').nullable().optional(),
+    backchannel_logout_uri: backchannelLogoutUri.nullable().optional(),
   })
   .strict();
 

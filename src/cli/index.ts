@@ -24,6 +24,7 @@ On update a list flag replaces the whole list, and "" clears a setting (--logo-u
   users list [--email E]
   users update USER_ID [--email E] [--name N] [--[no-]email-verified] [--[no-]admin]
   users set-password USER_ID [--password P]    (asks, hidden, when --password is not given)
+  users import FILE                            (Auth0 bulk-import JSON or JSON lines; see the README)
 
   clients create --name N [--public] [settings]
   clients update CLIENT_ID [settings]
@@ -36,7 +37,8 @@ On update a list flag replaces the whole list, and "" clears a setting (--logo-u
               [--token-endpoint-auth-method client_secret_basic|client_secret_post|private_key_jwt]
               [--[no-]first-party] [--[no-]admin-access] [--logo-uri U] [--client-uri U]
               [--policy-uri U] [--tos-uri U] [--access-token-ttl 5m] [--refresh-token-ttl 30d]
-              [--jwks JSON|@file] [--jwks-uri U]
+              [--jwks JSON|@file] [--jwks-uri U] [--backchannel-logout-uri U]
+              [--[no-]backchannel-logout-session-required]
 
   resources create --identifier URI --scope "a b" [settings]
   resources update URI [--scope "a b"] [settings]

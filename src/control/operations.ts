@@ -14,6 +14,7 @@ import { listUserGrants, revokeGrant } from '../domain/grants.js';
 import { createInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken } from '../domain/initial-access-tokens.js';
 import type { PageRequest } from '../domain/pagination.js';
 import { createResource, deleteResource, getResource, listResources, updateResource } from '../domain/resources.js';
+import { importUsers, type ImportOptions } from '../domain/user-import.js';
 import { createUser, deleteUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../domain/users.js';
 import { LatchkeyError } from '../errors.js';
 
@@ -43,6 +44,8 @@ export const operations = {
     await deleteUser(deps, cliActor(), input.id);
     return { id: input.id, deleted: true };
   },
+  'users.import': async (deps: Deps, input: ImportOptions & { content: string }) =>
+    importUsers(deps, cliActor(), typeof input.content === 'string' ? input.content : '', { format: input.format, offset: input.offset }),
   'clients.create': async (deps: Deps, input: Second<typeof createClient>) => withSecret(await createClient(deps, cliActor(), input)),
   'clients.get': async (deps: Deps, input: { clientId: string }) => clientJson(await getClient(deps, input.clientId)),
   'clients.list': async (deps: Deps, input: PageRequest & { name?: string | undefined }) => pageJson(await listClients(deps, input), clientJson),

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
-import { findUserByEmail, findUserById, type UserRow } from '../store/users.js';
+import { findUserByEmail, findUserById, replacePasswordHash, type UserRow } from '../store/users.js';
 import { MAX_PASSWORD_LENGTH } from './password-policy.js';
 
 /** The account behind a subject, or undefined when it is gone or disabled. */
@@ -13,7 +13,8 @@ export async function findActiveAccount(deps: Deps, id: string): Promise<UserRow
  * Checks an email and password. Every failing path (unknown email, no password set, wrong
  * password, disabled account) runs exactly one argon2 verify and ends in the same error, so
  * neither the answer nor its cost tells whether the account exists. A self-service account
- * signs in once its address is confirmed.
+ * signs in once its address is confirmed. A hash that is not argon2id with today's parameters
+ * (an imported one, or ours before the settings changed) is replaced by one that is.
  */
 export async function authenticate(deps: Deps, credentials: { email: string; password: string }): Promise<UserRow> {
   const address = credentials.email.trim();
@@ -27,5 +28,16 @@ export async function authenticate(deps: Deps, credentials: { email: string; pas
   if (!valid || user.disabled) throw new LatchkeyError('auth.invalid_credentials');
   // Only after the right password: telling a stranger the address is unconfirmed would reveal the account.
   if (user.createdVia === 'signup' && !user.emailVerified) throw new LatchkeyError('auth.email_unverified');
+  if (deps.passwords.needsRehash(user.passwordHash)) await rehash(deps, user.id, user.passwordHash, secret);
   return user;
+}
+
+/** The password is known only now, so this is the one moment to upgrade its hash. */
+async function rehash(deps: Deps, id: string, current: string, password: string): Promise<void> {
+  try {
+    await replacePasswordHash(deps.db.knex, id, current, await deps.passwords.hash(password));
+  } catch (error) {
+    // The old hash still verifies, so the upgrade can wait for the next sign-in.
+    deps.log.warn({ err: error, userId: id }, 'could not re-hash a password after sign-in');
+  }
 }

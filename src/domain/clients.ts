@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import type { Environment } from '../config.js';
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
 import { bumpChangeCounters } from '../store/change-counters.js';
@@ -24,7 +25,7 @@ import { recordAudit, type Actor } from './audit.js';
 import { isCreatedKey, keysetPage, type Page, type PageRequest } from './pagination.js';
 import { insertResourceRow, resourceIdentifier } from './resources.js';
 import { isOidcScope, isScopeToken, splitScopes } from './scopes.js';
-import { isOrigin, isRedirectUri } from './uris.js';
+import { isLoopbackHost, isOrigin, isRedirectUri } from './uris.js';
 import { displayName, parseInput } from './validation.js';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
@@ -53,68 +54,95 @@ const jwks = z.object(
   { message: 'must be a JWK Set ({"keys": [...]})' },
 );
 
-/** Every setting of a client, as admins give them (camelCase); the same rules apply on create and update. */
-const clientSettings = z
-  .object({
-    name: displayName(200),
-    redirectUris: uriList(isRedirectUri, 'must be an absolute http(s) URL without a fragment'),
-    postLogoutRedirectUris: uriList(isRedirectUri, 'must be an absolute http(s) URL without a fragment'),
-    public: z.boolean().default(false),
-    tokenEndpointAuthMethod: z
-      .enum(CONFIDENTIAL_AUTH_METHODS, { message: `must be one of ${CONFIDENTIAL_AUTH_METHODS.join(', ')}` })
-      .optional(),
-    grantTypes: z
-      .array(z.enum(GRANT_TYPES, { message: `must be one of ${GRANT_TYPES.join(', ')}` }))
-      .min(1, { message: 'must name at least one grant type' })
-      .default(['authorization_code', 'refresh_token'])
-      .transform((list) => [...new Set(list)]),
-    scope: z
-      .union([z.string(), z.array(z.string())])
-      .transform((value) => splitScopes(value))
-      .refine((scopes) => scopes.every(isScopeToken), { message: 'contains an invalid scope' })
-      .optional(),
-    resources: z.array(resourceIdentifier).default([]).transform((list) => [...new Set(list)]),
-    corsOrigins: uriList(isOrigin, 'must be an origin such as https://app.example'),
-    firstParty: z.boolean().default(false),
-    adminAccess: z.boolean().default(false),
-    logoUri: pageUri.optional(),
-    clientUri: pageUri.optional(),
-    policyUri: pageUri.optional(),
-    tosUri: pageUri.optional(),
-    accessTokenTtl: seconds(1, MAX_ACCESS_TOKEN_TTL, 'a day').optional(),
-    refreshTokenTtl: seconds(60, MAX_REFRESH_TOKEN_TTL, '365 days').optional(),
-    jwks: jwks.optional(),
-    jwksUri: z.string().refine((value) => isRedirectUri(value) && value.startsWith('https://'), { message: 'must be an https URL' }).optional(),
-  })
-  .superRefine((input, ctx) => {
-    const grants = new Set(input.grantTypes);
-    const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
-    if (input.public && grants.has('client_credentials')) {
-      issue('grantTypes', 'client_credentials needs a confidential client; a public client has no secret to authenticate with');
-    }
-    if (input.public && input.tokenEndpointAuthMethod) issue('tokenEndpointAuthMethod', 'does not apply to a public client');
-    if (grants.has('refresh_token') && !grants.has('authorization_code')) issue('grantTypes', 'refresh_token needs authorization_code');
-    if (grants.has('authorization_code') && input.redirectUris.length === 0) {
-      issue('redirectUris', 'needs at least one redirect URI for authorization_code');
-    }
-    // The provider reads an empty scope list as "any scope", so a sign-in client always lists its OIDC scopes.
-    if (grants.has('authorization_code') && input.scope && !input.scope.includes('openid')) {
-      issue('scope', 'must include openid for a client that signs users in (authorization_code)');
-    }
-    if (!grants.has('authorization_code') && input.redirectUris.length > 0) {
-      issue('redirectUris', 'only apply to clients with the authorization_code grant');
-    }
-    if (!grants.has('authorization_code') && input.postLogoutRedirectUris.length > 0) {
-      issue('postLogoutRedirectUris', 'only apply to clients with the authorization_code grant');
-    }
-    if (!grants.has('refresh_token') && input.refreshTokenTtl !== undefined) issue('refreshTokenTtl', 'only applies to clients with the refresh_token grant');
-    const keyBased = input.tokenEndpointAuthMethod === 'private_key_jwt';
-    if (keyBased && !input.jwks === !input.jwksUri) issue('jwks', 'private_key_jwt needs exactly one of jwks or jwks_uri');
-    if (!keyBased && (input.jwks || input.jwksUri)) issue(input.jwks ? 'jwks' : 'jwksUri', 'only applies to private_key_jwt clients');
-  });
+/**
+ * Latchkey posts logout tokens to this URL itself, so it must be https; outside production it
+ * may also be http to this machine, for an application being developed or tested there.
+ */
+export function isBackchannelLogoutUri(value: unknown, env: Environment): boolean {
+  if (typeof value !== 'string' || !isRedirectUri(value)) return false;
+  const url = new URL(value);
+  return url.protocol === 'https:' || (env !== 'production' && isLoopbackHost(url.hostname));
+}
 
-export type CreateClientInput = z.input<typeof clientSettings>;
-type ClientSettings = z.output<typeof clientSettings>;
+export function backchannelLogoutUriRule(env: Environment): string {
+  return env === 'production'
+    ? 'must be an https URL without a fragment'
+    : 'must be an https URL (or http on localhost, 127.0.0.1 or [::1]) without a fragment';
+}
+
+/**
+ * Every setting of a client, as admins give them (camelCase); the same rules apply on create and
+ * update. Which back-channel logout URIs are accepted depends on the environment.
+ */
+const clientSettings = (env: Environment) =>
+  z
+    .object({
+      name: displayName(200),
+      redirectUris: uriList(isRedirectUri, 'must be an absolute http(s) URL without a fragment'),
+      postLogoutRedirectUris: uriList(isRedirectUri, 'must be an absolute http(s) URL without a fragment'),
+      public: z.boolean().default(false),
+      tokenEndpointAuthMethod: z
+        .enum(CONFIDENTIAL_AUTH_METHODS, { message: `must be one of ${CONFIDENTIAL_AUTH_METHODS.join(', ')}` })
+        .optional(),
+      grantTypes: z
+        .array(z.enum(GRANT_TYPES, { message: `must be one of ${GRANT_TYPES.join(', ')}` }))
+        .min(1, { message: 'must name at least one grant type' })
+        .default(['authorization_code', 'refresh_token'])
+        .transform((list) => [...new Set(list)]),
+      scope: z
+        .union([z.string(), z.array(z.string())])
+        .transform((value) => splitScopes(value))
+        .refine((scopes) => scopes.every(isScopeToken), { message: 'contains an invalid scope' })
+        .optional(),
+      resources: z.array(resourceIdentifier).default([]).transform((list) => [...new Set(list)]),
+      corsOrigins: uriList(isOrigin, 'must be an origin such as https://app.example'),
+      firstParty: z.boolean().default(false),
+      adminAccess: z.boolean().default(false),
+      logoUri: pageUri.optional(),
+      clientUri: pageUri.optional(),
+      policyUri: pageUri.optional(),
+      tosUri: pageUri.optional(),
+      accessTokenTtl: seconds(1, MAX_ACCESS_TOKEN_TTL, 'a day').optional(),
+      refreshTokenTtl: seconds(60, MAX_REFRESH_TOKEN_TTL, '365 days').optional(),
+      jwks: jwks.optional(),
+      jwksUri: z.string().refine((value) => isRedirectUri(value) && value.startsWith('https://'), { message: 'must be an https URL' }).optional(),
+      backchannelLogoutUri: z.string().refine((value) => isBackchannelLogoutUri(value, env), { message: backchannelLogoutUriRule(env) }).optional(),
+      backchannelLogoutSessionRequired: z.boolean().optional(),
+    })
+    .superRefine((input, ctx) => {
+      const grants = new Set(input.grantTypes);
+      const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
+      if (input.public && grants.has('client_credentials')) {
+        issue('grantTypes', 'client_credentials needs a confidential client; a public client has no secret to authenticate with');
+      }
+      if (input.public && input.tokenEndpointAuthMethod) issue('tokenEndpointAuthMethod', 'does not apply to a public client');
+      if (grants.has('refresh_token') && !grants.has('authorization_code')) issue('grantTypes', 'refresh_token needs authorization_code');
+      if (grants.has('authorization_code') && input.redirectUris.length === 0) {
+        issue('redirectUris', 'needs at least one redirect URI for authorization_code');
+      }
+      // The provider reads an empty scope list as "any scope", so a sign-in client always lists its OIDC scopes.
+      if (grants.has('authorization_code') && input.scope && !input.scope.includes('openid')) {
+        issue('scope', 'must include openid for a client that signs users in (authorization_code)');
+      }
+      if (!grants.has('authorization_code') && input.redirectUris.length > 0) {
+        issue('redirectUris', 'only apply to clients with the authorization_code grant');
+      }
+      if (!grants.has('authorization_code') && input.postLogoutRedirectUris.length > 0) {
+        issue('postLogoutRedirectUris', 'only apply to clients with the authorization_code grant');
+      }
+      if (!grants.has('refresh_token') && input.refreshTokenTtl !== undefined) issue('refreshTokenTtl', 'only applies to clients with the refresh_token grant');
+      const keyBased = input.tokenEndpointAuthMethod === 'private_key_jwt';
+      if (keyBased && !input.jwks === !input.jwksUri) issue('jwks', 'private_key_jwt needs exactly one of jwks or jwks_uri');
+      if (!keyBased && (input.jwks || input.jwksUri)) issue(input.jwks ? 'jwks' : 'jwksUri', 'only applies to private_key_jwt clients');
+      // Only a client that signs users in has sessions to be told about.
+      if (!grants.has('authorization_code') && input.backchannelLogoutUri) {
+        issue('backchannelLogoutUri', 'only applies to clients with the authorization_code grant');
+      }
+      if (input.backchannelLogoutSessionRequired && !input.backchannelLogoutUri) issue('backchannelLogoutSessionRequired', 'needs a back-channel logout URI');
+    });
+
+export type CreateClientInput = z.input<ReturnType<typeof clientSettings>>;
+type ClientSettings = z.output<ReturnType<typeof clientSettings>>;
 
 const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
 
@@ -139,6 +167,8 @@ const clientChanges = z
     refreshTokenTtl: nullable(z.number()),
     jwks: nullable(z.unknown()),
     jwksUri: nullable(z.string()),
+    backchannelLogoutUri: nullable(z.string()),
+    backchannelLogoutSessionRequired: z.boolean().optional(),
   })
   .strict();
 
@@ -195,6 +225,8 @@ function settingsOf(client: ClientRow): CreateClientInput {
     ...(m.refresh_token_ttl !== undefined ? { refreshTokenTtl: m.refresh_token_ttl } : {}),
     ...(m.jwks !== undefined ? { jwks: m.jwks } : {}),
     ...(m.jwks_uri !== undefined ? { jwksUri: m.jwks_uri } : {}),
+    ...(m.backchannel_logout_uri !== undefined ? { backchannelLogoutUri: m.backchannel_logout_uri } : {}),
+    ...(m.backchannel_logout_session_required !== undefined ? { backchannelLogoutSessionRequired: m.backchannel_logout_session_required } : {}),
   };
 }
 
@@ -250,7 +282,18 @@ async function resolveResourceAccess(
   return access;
 }
 
-const MANAGED_OPTIONAL = ['logo_uri', 'client_uri', 'policy_uri', 'tos_uri', 'access_token_ttl', 'refresh_token_ttl', 'jwks', 'jwks_uri'] as const;
+const MANAGED_OPTIONAL = [
+  'logo_uri',
+  'client_uri',
+  'policy_uri',
+  'tos_uri',
+  'access_token_ttl',
+  'refresh_token_ttl',
+  'jwks',
+  'jwks_uri',
+  'backchannel_logout_uri',
+  'backchannel_logout_session_required',
+] as const;
 
 function metadataOf(settings: ClientSettings, oidcScopes: string[], access: ClientResourceAccess[], base: ClientMetadata | undefined): ClientMetadata {
   const grants = new Set<string>(settings.grantTypes);
@@ -265,6 +308,9 @@ function metadataOf(settings: ClientSettings, oidcScopes: string[], access: Clie
     refresh_token_ttl: settings.refreshTokenTtl,
     jwks: settings.jwks,
     jwks_uri: settings.jwksUri,
+    backchannel_logout_uri: settings.backchannelLogoutUri,
+    // Without a URI there is nothing for it to say.
+    backchannel_logout_session_required: settings.backchannelLogoutUri ? settings.backchannelLogoutSessionRequired : undefined,
   };
   return {
     ...extras,
@@ -289,7 +335,7 @@ function invalidateCaches(deps: Deps): void {
 }
 
 export async function createClient(deps: Deps, actor: Actor, input: CreateClientInput): Promise<ClientWithSecret> {
-  const settings = parseInput(clientSettings, input);
+  const settings = parseInput(clientSettings(deps.config.env), input);
   const grants = new Set<string>(settings.grantTypes);
   const oidcScopes = settings.scope ? settings.scope.filter(isOidcScope) : defaultOidcScopes(grants);
   const requestedApiScopes = settings.scope?.filter((scope) => !isOidcScope(scope));
@@ -350,7 +396,9 @@ export async function updateClient(deps: Deps, actor: Actor, clientId: string, i
       if (value === null) delete merged[key];
       else if (value !== undefined) merged[key] = value;
     }
-    const settings = parseInput(clientSettings, merged);
+    // Whether logout tokens name the session goes with the URI: clearing the one clears the other.
+    if (changes.backchannelLogoutUri === null && changes.backchannelLogoutSessionRequired === undefined) delete merged.backchannelLogoutSessionRequired;
+    const settings = parseInput(clientSettings(deps.config.env), merged);
     const method: TokenEndpointAuthMethod = settings.public ? 'none' : (settings.tokenEndpointAuthMethod ?? 'client_secret_basic');
     const before = current.metadata.token_endpoint_auth_method;
     if (usesSecret(method) !== usesSecret(before)) {

@@ -1,3 +1,4 @@
+import type { Environment } from '../config.js';
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
 import { bumpChangeCounters } from '../store/change-counters.js';
@@ -5,7 +6,7 @@ import { findClient, insertClient, updateClient as updateClientRow, type ClientM
 import { sha256 } from '../util/digest.js';
 import { ADMIN_SCOPE } from './admin-access.js';
 import { recordAudit, type Actor } from './audit.js';
-import { deleteClient, GRANT_TYPES, SECRET_AUTH_METHODS } from './clients.js';
+import { backchannelLogoutUriRule, deleteClient, GRANT_TYPES, isBackchannelLogoutUri, SECRET_AUTH_METHODS } from './clients.js';
 import { isLoopbackHost, isRedirectUri } from './uris.js';
 
 /**
@@ -75,8 +76,17 @@ export function registrationProblem(metadata: Record<string, unknown>, current?:
   return undefined;
 }
 
-function assertAllowed(metadata: Record<string, unknown>, current?: ClientRow): void {
-  const problem = registrationProblem(metadata, current ? { tokenEndpointAuthMethod: current.metadata.token_endpoint_auth_method } : undefined);
+/** The server posts logout tokens to this URL itself: the rule an admin's clients follow, which depends on the environment. */
+function backchannelLogoutProblem(metadata: Record<string, unknown>, env: Environment): RegistrationProblem | undefined {
+  const uri = metadata.backchannel_logout_uri;
+  if (uri === undefined || isBackchannelLogoutUri(uri, env)) return undefined;
+  return metadataProblem(`backchannel_logout_uri ${backchannelLogoutUriRule(env)}`);
+}
+
+function assertAllowed(deps: Deps, metadata: Record<string, unknown>, current?: ClientRow): void {
+  const problem =
+    registrationProblem(metadata, current ? { tokenEndpointAuthMethod: current.metadata.token_endpoint_auth_method } : undefined) ??
+    backchannelLogoutProblem(metadata, deps.config.env);
   if (problem) throw new LatchkeyError('input.invalid', problem.description);
 }
 
@@ -114,7 +124,7 @@ function changedFields(before: ClientRow, name: string, metadata: ClientMetadata
 export async function registerDynamicClient(deps: Deps, actor: Actor, metadata: Record<string, unknown>): Promise<ClientRow> {
   const clientId = metadata.client_id;
   if (typeof clientId !== 'string') throw new LatchkeyError('input.invalid', 'a registered client needs a client_id');
-  assertAllowed(metadata);
+  assertAllowed(deps, metadata);
   const { name, metadata: stored } = rowFields(clientId, metadata);
   const client = await deps.db.knex.transaction(async (trx) => {
     await insertClient(trx, {
@@ -151,7 +161,7 @@ export async function updateDynamicClient(deps: Deps, actor: Actor, clientId: st
     const current = await findClient(trx, clientId);
     if (!current) throw new LatchkeyError('client.not_found', `no client with id ${clientId}`);
     if (!current.registeredDynamically) throw new LatchkeyError('input.invalid', 'only a self-registered client can change its own registration');
-    assertAllowed(metadata, current);
+    assertAllowed(deps, metadata, current);
     const { name, metadata: stored } = rowFields(clientId, metadata);
     const secret = metadata.client_secret;
     const keepsSecret = typeof secret === 'string' && secret === current.clientSecretHash;

@@ -1,7 +1,10 @@
 import type { Knex } from 'knex';
+import type { Deps } from '../deps.js';
+import { LatchkeyError } from '../errors.js';
 import { queueLogouts } from '../store/backchannel-logouts.js';
 import { deletePayloadsByAccountId, deleteSession, listSessions, type SessionRecord } from '../store/oidc-payloads.js';
 import { now } from '../util/clock.js';
+import { recordAudit, type Actor } from './audit.js';
 
 /**
  * Every application signed in through these sessions gets an OpenID Connect back-channel
@@ -40,4 +43,36 @@ export async function endOneSession(trx: Knex, accountId: string, uid: string): 
   if (!session) return false;
   await queueLogoutsFor(trx, [session]);
   return deleteSession(trx, accountId, uid);
+}
+
+/** A user's live sign-in sessions, the most recent sign-in first. */
+export async function listUserSessions(deps: Deps, userId: string): Promise<SessionRecord[]> {
+  return listSessions(deps.db.knex, userId, now());
+}
+
+async function signOutAudited(trx: Knex, actor: Actor, userId: string, uid: string): Promise<boolean> {
+  if (!(await endOneSession(trx, userId, uid))) return false;
+  await recordAudit(trx, actor, { type: 'user.session_ended', subject: { type: 'session', id: uid }, details: { user_id: userId } });
+  return true;
+}
+
+/** Signs one of the user's sessions out; `session.not_found` when it is not theirs or has already ended. */
+export async function signOutSession(deps: Deps, actor: Actor, userId: string, uid: string): Promise<void> {
+  await deps.db.knex.transaction(async (trx) => {
+    if (!(await signOutAudited(trx, actor, userId, uid))) throw new LatchkeyError('session.not_found');
+  });
+}
+
+/**
+ * Signs out every session of the user but the one they act from. Unlike endUserSessions, the
+ * refresh tokens of applications signed in through the kept session stay.
+ */
+export async function signOutOtherSessions(deps: Deps, actor: Actor, userId: string, keepUid: string | undefined): Promise<number> {
+  return deps.db.knex.transaction(async (trx) => {
+    let ended = 0;
+    for (const session of await listSessions(trx, userId, now())) {
+      if (session.uid !== keepUid && (await signOutAudited(trx, actor, userId, session.uid))) ended += 1;
+    }
+    return ended;
+  });
 }

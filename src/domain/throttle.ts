@@ -45,8 +45,14 @@ function throttled(seconds: number): LatchkeyError {
   return new LatchkeyError('auth.throttled', `Too many attempts. Try again in ${wait} second${wait === 1 ? '' : 's'}.`, { retryAfter: wait });
 }
 
+/** What a check found, so a success clears only what is there: most sign-ins have nothing to clear. */
+export interface ThrottleStanding {
+  readonly keys: ThrottleKey[];
+  readonly targetHasFailures: boolean;
+}
+
 /** Throws `auth.throttled` while any of the keys is waiting out a delay. */
-export async function assertNotThrottled(deps: Deps, keys: ThrottleKey[]): Promise<void> {
+export async function assertNotThrottled(deps: Deps, keys: ThrottleKey[]): Promise<ThrottleStanding> {
   const at = now();
   const rows = await findThrottles(
     deps.db.knex,
@@ -55,6 +61,7 @@ export async function assertNotThrottled(deps: Deps, keys: ThrottleKey[]): Promi
   );
   const until = Math.max(0, ...rows.map((row) => row.blockedUntil?.getTime() ?? 0));
   if (until > at.getTime()) throw throttled((until - at.getTime()) / 1000);
+  return { keys, targetHasFailures: rows.some((row) => row.key === keys[0]?.key) };
 }
 
 /**
@@ -78,7 +85,7 @@ export async function recordFailure(deps: Deps, keys: ThrottleKey[]): Promise<nu
 }
 
 /** A success forgets the failures of its own target (the address), not those of the network. */
-export async function clearFailures(deps: Deps, keys: ThrottleKey[]): Promise<void> {
-  const [target] = keys;
-  if (target) await clearThrottle(deps.db.knex, target.key);
+export async function clearFailures(deps: Deps, standing: ThrottleStanding): Promise<void> {
+  const [target] = standing.keys;
+  if (target && standing.targetHasFailures) await clearThrottle(deps.db.knex, target.key);
 }

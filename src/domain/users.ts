@@ -2,7 +2,9 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
+import { retireEmailTokens } from '../store/email-tokens.js';
 import { deletePayloadsByAccountId } from '../store/oidc-payloads.js';
+import { now } from '../util/clock.js';
 import {
   deleteUser as deleteUserRow,
   findUserById,
@@ -150,6 +152,8 @@ export async function setUserPassword(
   const passwordHash = await deps.passwords.hash(parsed.password);
   return deps.db.knex.transaction(async (trx) => {
     const user = await changeUser(trx, id, { passwordHash });
+    // A reset link mailed before the change must not undo it.
+    await retireEmailTokens(trx, id, 'reset_password', now());
     await endUserSessions(trx, id, { exceptUid: options.keepSessionUid });
     await recordAudit(trx, actor, { type: 'user.password_changed', subject: { type: 'user', id }, details: { reason: options.reason ?? 'admin' } });
     return user;

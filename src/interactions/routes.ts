@@ -50,13 +50,15 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     return client?.clientName ?? (typeof clientId === 'string' ? clientId : 'the application');
   }
 
-  async function showLogin(ctx: Context, interaction: Details, state: { email: string; error: string | null }) {
+  async function showLogin(ctx: Context, interaction: Details, state: { email: string; error: string | null; unverified?: boolean }) {
     ctx.type = 'html';
     ctx.body = await renderPage('interactions/login', { title: 'Sign in', lang: pageLanguage(interaction.params.ui_locales) }, {
       uid: interaction.uid,
       clientName: await clientName(interaction.params.client_id),
       email: state.email,
       error: state.error,
+      unverified: state.unverified ?? false,
+      signupEnabled: deps.config.accounts.signup,
       csrfToken: ctx.state.csrfToken as string,
     });
   }
@@ -86,6 +88,8 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
         clientName: await clientName(interaction.params.client_id),
         accountEmail: account?.email ?? '',
         permissions: describePermissions(interaction.prompt.details),
+        // The user allowed this application something before: the page lists only what is new.
+        grantedBefore: interaction.grantId !== undefined,
         csrfToken: ctx.state.csrfToken as string,
       });
       return;
@@ -99,9 +103,9 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     const submitted = loginForm(ctx.request.body);
     const throttle = emailThrottle(deps, 'login', submitted.email, ctx.ip);
     try {
-      await assertNotThrottled(deps, throttle);
+      const standing = await assertNotThrottled(deps, throttle);
       const user = await authenticate(deps, submitted);
-      await clearFailures(deps, throttle);
+      await clearFailures(deps, standing);
       await recordAudit(deps.db.knex, { type: 'user', id: user.id, ip: ctx.ip }, {
         type: 'user.signed_in',
         subject: { type: 'user', id: user.id },
@@ -114,7 +118,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       else if (error.code === 'auth.throttled') ctx.set('Retry-After', String(error.retryAfter));
       else if (error.code !== 'auth.email_unverified') throw error;
       ctx.status = error.status;
-      await showLogin(ctx, interaction, { email: submitted.email, error: error.message });
+      await showLogin(ctx, interaction, { email: submitted.email, error: error.message, unverified: error.code === 'auth.email_unverified' });
     }
   });
 

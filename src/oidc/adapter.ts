@@ -37,9 +37,12 @@ function restore(stored: StoredPayload, id: string | undefined): AdapterPayload 
 /**
  * The payload minus what would let a reader act as someone: the artifact's own id (`jti`), and
  * the session id oidc-provider copies into an Interaction (`session.cookie`, which it never reads back).
+ * A grant keeps its id: no request can present one (sessions and tokens hold it already), and a
+ * user's new sessions find the consent they gave by it (loadExistingGrant in configuration.ts).
  */
-function storable(payload: AdapterPayload): Record<string, unknown> {
-  const { jti: _jti, consumed: _consumed, ...rest } = payload;
+function storable(model: string, payload: AdapterPayload): Record<string, unknown> {
+  const { jti, consumed: _consumed, ...rest } = payload;
+  if (model === 'Grant') return { ...rest, jti };
   const session = rest.session as Record<string, unknown> | undefined;
   if (session && typeof session === 'object' && 'cookie' in session) {
     const { cookie: _cookie, ...sessionWithoutCookie } = session;
@@ -145,7 +148,7 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
       await upsertPayload(db, this.key(id), {
-        payload: storable(payload),
+        payload: storable(this.model, payload),
         // A grant and its tokens share one key: the digest of the grant id.
         grantId: this.model === 'Grant' ? digest(id) : typeof payload.grantId === 'string' ? digest(payload.grantId) : null,
         userCode: optionalString(payload.userCode),

@@ -8,10 +8,13 @@ import type { KeyMaterial } from '../domain/keys.js';
 import { OIDC_SCOPES } from '../domain/scopes.js';
 import { isOrigin } from '../domain/uris.js';
 import { renderPage } from '../http/render.js';
+import { findLatestGrantId } from '../store/oidc-payloads.js';
+import { now } from '../util/clock.js';
 import { createAdapterFactory, REGISTRATION_POLICY } from './adapter.js';
 import { findAccount } from './find-account.js';
 import { renderErrorPage } from './error-page.js';
 import { pageLanguage, UI_LOCALES } from './locales.js';
+import { outgoingFetch } from './outgoing-fetch.js';
 
 /** Standard claims Latchkey holds, by the scope that releases them (OIDC Core §5.4). */
 export const CLAIMS = {
@@ -215,6 +218,19 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     renderError: renderErrorPage,
+    fetch: outgoingFetch(deps.config.env),
+    // Consent is remembered per user and client: a session that has not met the client yet (another
+    // browser, a sign-in after the last session ended) starts from the user's latest grant to it,
+    // so only scopes not granted yet are asked for.
+    async loadExistingGrant(ctx) {
+      const { client, session, result, provider } = ctx.oidc;
+      const grantId = result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined);
+      const current = grantId ? await provider.Grant.find(grantId) : undefined;
+      if (current || !client || !session?.accountId) return current;
+      const latest = await findLatestGrantId(deps.db.knex, session.accountId, client.clientId, now());
+      const grant = latest ? await provider.Grant.find(latest) : undefined;
+      return grant?.accountId === session.accountId ? grant : undefined;
+    },
     rotateRefreshToken: true,
     // OIDC Core §3.1.2.1: redirect_uri is required, even when the client registered only one.
     allowOmittingSingleRegisteredRedirectUri: false,

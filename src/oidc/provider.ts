@@ -1,7 +1,10 @@
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import type { Deps } from '../deps.js';
+import { recordAudit } from '../domain/audit.js';
 import { clientSecretMatches } from '../domain/clients.js';
 import type { KeyMaterial } from '../domain/keys.js';
+import { assertNotThrottled, clearFailures, clientThrottle, recordFailure, type ThrottleStanding } from '../domain/throttle.js';
+import { LatchkeyError } from '../errors.js';
 import { now } from '../util/clock.js';
 import { providerConfiguration } from './configuration.js';
 import { logProviderEvents } from './events.js';
@@ -10,14 +13,50 @@ import { registrationManagement } from './registration.js';
 export type { Provider };
 
 /**
+ * Refuses a client that is waiting out a throttle delay, before its secret is compared.
+ * oidc-provider writes its own error answers, so this is its invalid_client with status 429, a
+ * description that says how long to wait, and Retry-After.
+ */
+async function assertClientNotThrottled(deps: Deps, throttle: ReturnType<typeof clientThrottle>): Promise<ThrottleStanding> {
+  try {
+    return await assertNotThrottled(deps, throttle);
+  } catch (error) {
+    if (!(error instanceof LatchkeyError) || error.code !== 'auth.throttled') throw error;
+    const wait = error.retryAfter ?? 1;
+    Provider.ctx?.set('Retry-After', String(wait));
+    throw Object.assign(new errors.InvalidClientAuth(), {
+      status: 429,
+      statusCode: 429,
+      error_description: `too many failed attempts; try again in ${wait} second${wait === 1 ? '' : 's'}`,
+    });
+  }
+}
+
+/**
  * Clients' `client_secret` as the provider holds it is the SHA-256 of the real one. v9 compares
- * secrets in Client#compareClientSecret; this replaces it with a digest comparison that also
- * accepts the previous secret during a rotation's grace window.
+ * secrets in Client#compareClientSecret (only for client_secret_basic and _post, after it found
+ * the client); this replaces it with a digest comparison that also accepts the previous secret
+ * during a rotation's grace window, and counts failures per client and per network address.
  */
 function compareSecretsByDigest(deps: Deps, provider: Provider): void {
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: { clientId: string }, presented: string) {
+    const ctx = Provider.ctx;
+    const ip = ctx?.ip ?? 'unknown';
+    const throttle = clientThrottle(deps, this.clientId, ip);
+    const standing = await assertClientNotThrottled(deps, throttle);
     const client = await deps.catalog.client(this.clientId);
-    return client !== undefined && clientSecretMatches(client, presented, now());
+    if (client !== undefined && clientSecretMatches(client, presented, now())) {
+      await clearFailures(deps, standing);
+      return true;
+    }
+    const wait = await recordFailure(deps, throttle);
+    await recordAudit(deps.db.knex, { type: 'client', id: this.clientId, ip }, {
+      type: 'client.auth_failed',
+      subject: { type: 'client', id: this.clientId },
+      outcome: 'failure',
+      details: { endpoint: ctx?.oidc?.route ?? 'unknown', ...(wait !== undefined ? { locked_out_seconds: wait } : {}) },
+    });
+    return false;
   };
 }
 

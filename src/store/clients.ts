@@ -25,6 +25,9 @@ export interface ClientMetadata {
   /** Seconds; override the configured defaults for this client's tokens. */
   access_token_ttl?: number;
   refresh_token_ttl?: number;
+  /** OpenID Connect Back-Channel Logout: where logout tokens go, and whether they (and ID tokens) carry `sid`. */
+  backchannel_logout_uri?: string;
+  backchannel_logout_session_required?: boolean;
   [extra: string]: unknown;
 }
 

@@ -149,6 +149,21 @@ export async function findGrant(db: Knex, grantId: string, now: Date): Promise<G
   return row ? grantFromColumns(row) : undefined;
 }
 
+/**
+ * The id of the newest live grant an account gave a client: the consent a session that has not
+ * met the client yet starts from. Only grants whose payload keeps their id can be found.
+ */
+export async function findLatestGrantId(db: Knex, accountId: string, clientId: string, now: Date): Promise<string | undefined> {
+  if (!isStorableKey(accountId) || !isStorableKey(clientId)) return undefined;
+  const row = await live(db, 'Grant', now)
+    .andWhere({ account_id: accountId, client_id: clientId })
+    .whereRaw("payload->>'jti' is not null")
+    .orderByRaw("(payload->>'iat')::bigint desc")
+    .first();
+  const jti = row ? fromColumns(row).payload.jti : undefined;
+  return typeof jti === 'string' ? jti : undefined;
+}
+
 export async function deletePayloadsByClientId(db: Knex, clientId: string): Promise<void> {
   await db('oidc_payloads').where({ client_id: clientId }).delete();
 }

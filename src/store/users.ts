@@ -125,3 +125,32 @@ export async function deleteUser(db: Knex, id: string): Promise<boolean> {
   if (!isUuid(id)) return false;
   return (await db('users').where({ id }).delete().returning('id')).length > 0;
 }
+
+/**
+ * Swaps a password hash for an equivalent one, only if it is still `current`: a password set
+ * meanwhile (by the user or an admin) must not be overwritten with the old one.
+ */
+export async function replacePasswordHash(db: Knex, id: string, current: string, next: string): Promise<boolean> {
+  const updated = await db('users').where({ id, password_hash: current }).update({ password_hash: next, updated_at: db.fn.now() });
+  return updated > 0;
+}
+
+/** Inserts a user unless one with the same email (any case) exists; undefined when it does. */
+export async function insertUserUnlessTaken(
+  db: Knex,
+  user: { email: string; name: string | null; passwordHash: string | null; emailVerified: boolean; disabled: boolean; createdVia: UserRow['createdVia'] },
+): Promise<UserRow | undefined> {
+  const rows = (await db<UserColumns>('users')
+    .insert({
+      email: user.email,
+      name: user.name,
+      password_hash: user.passwordHash,
+      email_verified: user.emailVerified,
+      disabled: user.disabled,
+      created_via: user.createdVia,
+    })
+    .onConflict()
+    .ignore()
+    .returning('*')) as UserColumns[];
+  return rows[0] ? fromColumns(rows[0]) : undefined;
+}

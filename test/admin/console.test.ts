@@ -1,6 +1,6 @@
 import test from 'ava';
 import { getClient } from '../../src/domain/clients.js';
-import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../src/domain/console-client.js';
+import { CONSOLE_CLIENT_ID, ensureFirstPartyClients } from '../../src/domain/first-party-clients.js';
 import { updateUser } from '../../src/domain/users.js';
 import { LatchkeyError } from '../../src/errors.js';
 import { testActor } from '../helpers/actor.js';
@@ -205,7 +205,7 @@ test('an API registered in the console opens for editing by its identifier', asy
 });
 
 test('the console client is set up once, even by servers starting together', async (t) => {
-  await Promise.all([ensureConsoleClient(server.deps), ensureConsoleClient(server.deps)]);
+  await Promise.all([ensureFirstPartyClients(server.deps), ensureFirstPartyClients(server.deps)]);
   const client = await getClient(server.deps, CONSOLE_CLIENT_ID);
   t.deepEqual(client.metadata.redirect_uris, [url('/admin/callback')]);
   t.true(client.firstParty && client.adminAccess);

@@ -37,7 +37,7 @@ export const testEnv: Record<string, string> = {
   LATCHKEY_CACHE_POLL_INTERVAL: '100ms',
 };
 
-async function boot(database: TestDatabase, port: number, env: Record<string, string>): Promise<TestServer> {
+async function boot(database: TestDatabase, port: number, env: Record<string, string>, options: TestServerOptions): Promise<TestServer> {
   const config = loadConfig({
     ...testEnv,
     ...database.env,
@@ -45,7 +45,7 @@ async function boot(database: TestDatabase, port: number, env: Record<string, st
     ISSUER: `http://127.0.0.1:${port}`,
     ...env,
   });
-  const deps = await createDeps(config, { log: createLogger(config) });
+  const deps = await createDeps(config, { log: createLogger(config, options.logDestination) });
   let running: RunningServer;
   try {
     running = await startServer(deps, { host: '127.0.0.1' });
@@ -65,7 +65,7 @@ async function boot(database: TestDatabase, port: number, env: Record<string, st
     database,
     async restart() {
       await stop();
-      return boot(database, port, env);
+      return boot(database, port, env, options);
     },
     close: stop,
     async dispose() {
@@ -75,7 +75,12 @@ async function boot(database: TestDatabase, port: number, env: Record<string, st
   };
 }
 
+export interface TestServerOptions {
+  /** Where the server's log lines go (a test reads them); none means the usual output. */
+  logDestination?: NodeJS.WritableStream;
+}
+
 /** The real server (migrations, keys, provider, HTTP) on a database of its own, in this test process. */
-export async function startTestServer(env: Record<string, string> = {}, database?: TestDatabase): Promise<TestServer> {
-  return boot(database ?? (await createTestDatabase()), await freePort(), env);
+export async function startTestServer(env: Record<string, string> = {}, database?: TestDatabase, options: TestServerOptions = {}): Promise<TestServer> {
+  return boot(database ?? (await createTestDatabase()), await freePort(), env, options);
 }

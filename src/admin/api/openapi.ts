@@ -38,7 +38,7 @@ const errorRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
 function operation(route: Route) {
   const body = route.body ? (jsonSchema(route.body) as JsonSchema & { required?: string[] }) : undefined;
   const errors = {
-    ...(route.body || route.query ? { 400: errorRef('Invalid') } : {}),
+    ...(route.body || route.query || route.upload ? { 400: errorRef('Invalid') } : {}),
     ...(route.public ? {} : { 401: errorRef('Unauthenticated'), 403: errorRef('Forbidden') }),
     ...(route.params ? { 404: errorRef('NotFound') } : {}),
     ...(route.body ? { 409: errorRef('Conflict') } : {}),
@@ -50,6 +50,9 @@ function operation(route: Route) {
     parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
     ...(body
       ? { requestBody: { required: (body.required ?? []).length > 0, content: { 'application/json': { schema: body } } } }
+      : {}),
+    ...(route.upload
+      ? { requestBody: { required: true, content: Object.fromEntries(Object.entries(route.upload.types).map(([type, schema]) => [type, { schema }])) } }
       : {}),
     responses: {
       [route.status]:

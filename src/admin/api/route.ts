@@ -15,6 +15,15 @@ export interface HandlerInput<P> {
   /** Query and body under the domain's (camelCase) names. */
   query: Record<string, unknown>;
   body: Record<string, unknown>;
+  /** The body as text, on a route that takes an upload. */
+  upload?: { type: string; text: string };
+}
+
+/** A body taken whole as text rather than as JSON fields: a file to import. */
+export interface Upload {
+  /** Media type -> the JSON Schema of what it holds, for the OpenAPI document. */
+  types: Record<string, Record<string, unknown>>;
+  limitBytes: number;
 }
 
 /**
@@ -30,6 +39,7 @@ export interface Route {
   params?: AnyObject;
   query?: AnyObject;
   body?: AnyObject;
+  upload?: Upload;
   /** Wire names that are not the snake_case of the domain's. */
   renames?: Renames;
   status: 200 | 201 | 204;

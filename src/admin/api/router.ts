@@ -10,7 +10,7 @@ import { bearerToken, challenge } from './bearer.js';
 import { toDomainFields, withWireNames } from './fields.js';
 import { jsonErrors } from './json-errors.js';
 import { API_PREFIX, withOpenApiRoute } from './openapi.js';
-import type { Route } from './route.js';
+import type { Route, Upload } from './route.js';
 import { operationRoutes } from './routes/index.js';
 import { parseWire } from './validate.js';
 
@@ -26,6 +26,28 @@ function parseJson(): Middleware {
       throw new LatchkeyError('input.invalid', 'the body is not valid JSON', { details: { body: 'is not valid JSON' }, cause: error });
     },
   });
+}
+
+/** A file to import, read whole as text; only its own media types, up to its own limit. */
+function readUpload(upload: Upload): Middleware[] {
+  const types = Object.keys(upload.types);
+  const expected = types.join(' or ');
+  const checkType = async (ctx: Context, next: Next) => {
+    if (!ctx.is(types)) throw new LatchkeyError('input.invalid', `the body must be ${expected}`, { details: { 'content-type': `must be ${expected}` } });
+    await next();
+  };
+  const read = bodyParser({
+    enableTypes: ['text'],
+    extendTypes: { text: types },
+    textLimit: upload.limitBytes,
+    onError: (error) => {
+      if ((error as { status?: unknown }).status === 413) {
+        throw new LatchkeyError('input.too_large', `the body is larger than ${upload.limitBytes / 1024 / 1024} MB; split it, or import the file with the CLI`, { cause: error });
+      }
+      throw new LatchkeyError('input.invalid', 'the body could not be read', { cause: error });
+    },
+  });
+  return [checkType, read];
 }
 
 /** A body in another format would otherwise be read as an empty one. */
@@ -74,7 +96,8 @@ export function adminApiRouter(deps: Deps, provider: () => Provider): Router {
     const body = toDomainFields(route.body ? parseWire(route.body, ctx.request.body ?? {}, 'body') : {}, route.renames);
     let result: unknown;
     try {
-      result = await route.handle({ deps, actor: ctx.state.actor as Actor, params, query: query.values, body: body.values });
+      const upload = route.upload ? { upload: { type: ctx.request.type, text: String(ctx.request.body ?? '') } } : {};
+      result = await route.handle({ deps, actor: ctx.state.actor as Actor, params, query: query.values, body: body.values, ...upload });
     } catch (error) {
       if (!(error instanceof LatchkeyError)) throw error;
       throw withWireNames(error, (name) => (name in query.values ? query.wireName(name) : body.wireName(name)));
@@ -84,7 +107,7 @@ export function adminApiRouter(deps: Deps, provider: () => Provider): Router {
   };
 
   for (const route of withOpenApiRoute(operationRoutes)) {
-    const reading = route.body ? [requireJson, parseJson()] : [];
+    const reading = route.upload ? readUpload(route.upload) : route.body ? [requireJson, parseJson()] : [];
     // Like router.get(), a GET route answers HEAD too.
     const methods = route.method === 'get' ? ['HEAD', 'GET'] : [route.method.toUpperCase()];
     router.register(route.path, methods, [jsonErrors(deps.log), noStore, authenticate(route), ...reading, handle(route)]);

@@ -1,6 +1,6 @@
 import type { Router } from '@koa/router';
 import { AUDIT_EVENT_TYPES, listAuditEvents, type AuditEventType } from '../../domain/audit.js';
-import { optional } from './forms.js';
+import { optional } from '../../http/forms.js';
 import type { ConsoleKit } from './kit.js';
 
 export function auditRoutes(router: Router, kit: ConsoleKit): void {

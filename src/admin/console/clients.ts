@@ -12,12 +12,12 @@ import {
   type CreateClientInput,
   type UpdateClientInput,
 } from '../../domain/clients.js';
-import { CONSOLE_CLIENT_ID } from '../../domain/console-client.js';
+import { BUILT_IN_CLIENT_IDS } from '../../domain/first-party-clients.js';
 import type { ClientRow } from '../../store/clients.js';
-import { checked, checkedValues, formBody, lines, optional, seconds, text, type FormBody, type FormProblem } from './forms.js';
+import { checked, checkedValues, formBody, lines, optional, seconds, text, type FormBody, type FormProblem } from '../../http/forms.js';
 import { principal, type ConsoleKit } from './kit.js';
 
-const OPTIONAL_URIS = ['logoUri', 'clientUri', 'policyUri', 'tosUri'] as const;
+const OPTIONAL_URIS = ['logoUri', 'clientUri', 'policyUri', 'tosUri', 'backchannelLogoutUri'] as const;
 const TTLS = ['accessTokenTtl', 'refreshTokenTtl'] as const;
 
 /** What the client form shows: the text of every field, as stored or as the admin typed it. */
@@ -39,6 +39,8 @@ interface ClientFormValues {
   tosUri: string;
   accessTokenTtl: string;
   refreshTokenTtl: string;
+  backchannelLogoutUri: string;
+  backchannelLogoutSessionRequired: boolean;
 }
 
 function storedValues(client: ClientRow): ClientFormValues {
@@ -61,6 +63,8 @@ function storedValues(client: ClientRow): ClientFormValues {
     tosUri: m.tos_uri ?? '',
     accessTokenTtl: m.access_token_ttl?.toString() ?? '',
     refreshTokenTtl: m.refresh_token_ttl?.toString() ?? '',
+    backchannelLogoutUri: m.backchannel_logout_uri ?? '',
+    backchannelLogoutSessionRequired: m.backchannel_logout_session_required ?? false,
   };
 }
 
@@ -83,6 +87,8 @@ function submittedValues(body: FormBody): ClientFormValues {
     tosUri: text(body, 'tosUri'),
     accessTokenTtl: text(body, 'accessTokenTtl'),
     refreshTokenTtl: text(body, 'refreshTokenTtl'),
+    backchannelLogoutUri: text(body, 'backchannelLogoutUri'),
+    backchannelLogoutSessionRequired: checked(body, 'backchannelLogoutSessionRequired'),
   };
 }
 
@@ -97,6 +103,7 @@ function commonInput(body: FormBody) {
     corsOrigins: lines(body, 'corsOrigins'),
     firstParty: checked(body, 'firstParty'),
     adminAccess: checked(body, 'adminAccess'),
+    backchannelLogoutSessionRequired: checked(body, 'backchannelLogoutSessionRequired'),
   };
 }
 
@@ -147,12 +154,12 @@ export function clientRoutes(router: Router, kit: ConsoleKit): void {
     kit.page(ctx, 'clients', 'new', 'New client', { values, problem, ...formChoices });
 
   const showEdit = (ctx: Context, client: ClientRow, values: ClientFormValues, problem: FormProblem | null) =>
-    kit.page(ctx, 'clients', 'edit', client.name, { client, values, problem, usesSecret: usesSecret(client), builtIn: client.clientId === CONSOLE_CLIENT_ID, ...formChoices });
+    kit.page(ctx, 'clients', 'edit', client.name, { client, values, problem, usesSecret: usesSecret(client), builtIn: BUILT_IN_CLIENT_IDS.includes(client.clientId), ...formChoices });
 
   router.get('/clients', ...guard, async (ctx) => {
     const name = optional(ctx.query, 'name');
     const page = await listClients(deps, { name, cursor: optional(ctx.query, 'cursor'), limit: 50 });
-    await kit.page(ctx, 'clients', 'list', 'Clients', { page, name: name ?? '', consoleClientId: CONSOLE_CLIENT_ID });
+    await kit.page(ctx, 'clients', 'list', 'Clients', { page, name: name ?? '', builtInClientIds: BUILT_IN_CLIENT_IDS });
   });
 
   router.get('/clients/new', ...guard, (ctx) => showNew(ctx, null, null));

@@ -2,7 +2,8 @@ import type { Context, Middleware } from 'koa';
 import type { Deps } from '../../deps.js';
 import { renderPage } from '../../http/render.js';
 import type { AdminPrincipal } from '../auth.js';
-import { formProblem, type FormProblem } from './forms.js';
+import type { Flash } from '../../http/first-party/session.js';
+import { redirectAfterAction, submitForm, type FormProblem } from '../../http/forms.js';
 
 export const SECTIONS = [
   { id: 'clients', label: 'Clients', href: '/admin/clients' },
@@ -10,6 +11,7 @@ export const SECTIONS = [
   { id: 'resources', label: 'APIs', href: '/admin/resources' },
   { id: 'tokens', label: 'Registration tokens', href: '/admin/tokens' },
   { id: 'audit', label: 'Audit log', href: '/admin/audit' },
+  { id: 'mail', label: 'Mail', href: '/admin/mail' },
 ] as const;
 
 export type Section = (typeof SECTIONS)[number]['id'];
@@ -37,7 +39,7 @@ export function principal(ctx: Context): AdminPrincipal {
 export function createKit(
   deps: Deps,
   guard: Middleware[],
-  flash: { take(ctx: Context): string | undefined; put(ctx: Context, message: string): void },
+  flash: Flash,
 ): ConsoleKit {
   return {
     deps,
@@ -54,19 +56,7 @@ export function createKit(
         ...locals,
       });
     },
-    done(ctx, to, message) {
-      flash.put(ctx, message);
-      ctx.status = 303;
-      ctx.redirect(to);
-    },
-    async submit(ctx, action, showForm) {
-      try {
-        await action();
-      } catch (error) {
-        const problem = formProblem(error);
-        await showForm(problem);
-        ctx.status = (error as { status: number }).status;
-      }
-    },
+    done: (ctx, to, message) => redirectAfterAction(ctx, flash, to, message),
+    submit: submitForm,
   };
 }

@@ -2,7 +2,7 @@ import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { createResource, deleteResource, getResource, listResources, updateResource } from '../../domain/resources.js';
 import type { AccessTokenFormat, ResourceRow } from '../../store/resources.js';
-import { formBody, optional, seconds, text, type FormBody, type FormProblem } from './forms.js';
+import { formBody, optional, seconds, text, type FormBody, type FormProblem } from '../../http/forms.js';
 import { principal, type ConsoleKit } from './kit.js';
 
 interface ResourceFormValues {

@@ -1,13 +1,10 @@
-import { bodyParser } from '@koa/bodyparser';
 import { Router } from '@koa/router';
 import type { Deps } from '../../deps.js';
-import { csrfProtection } from '../../http/middleware/csrf.js';
-import { cookieSecrets, type Provider } from '../../oidc/provider.js';
+import type { Provider } from '../../oidc/provider.js';
 import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
-import { cookieJar } from './cookies.js';
 import { createKit } from './kit.js';
-import { consoleOpenId } from './openid.js';
+import { mailRoutes } from './mail.js';
 import { resourceRoutes } from './resources.js';
 import { consoleSession } from './session.js';
 import { tokenRoutes } from './tokens.js';
@@ -16,21 +13,10 @@ import { userRoutes } from './users.js';
 /** /admin: the admin console, server-rendered pages that work without JavaScript. */
 export function adminConsoleRouter(deps: Deps, provider: () => Provider): Router {
   const router = new Router({ prefix: '/admin' });
-  // The provider's cookie secrets: stored in the database, rotated with the provider.
-  const keys = () => cookieSecrets(provider());
-  const jar = cookieJar({ keys, secure: deps.config.http.issuer.startsWith('https:') });
-  const session = consoleSession(deps, provider, jar, consoleOpenId(deps.config, provider));
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '64kb' });
-  const csrf = csrfProtection({ keys, session: (ctx) => ctx.state.sessionToken as string | undefined });
+  const session = consoleSession(deps, provider);
+  session.mount(router);
 
-  router.use(async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('X-Frame-Options', 'DENY');
-    await next();
-  });
-  session.routes(router, [form, session.readSession, csrf]);
-
-  const kit = createKit(deps, [form, session.readSession, session.requireAdmin, csrf], session.flash);
+  const kit = createKit(deps, session.guard, session.flash);
   router.get('/', ...kit.guard, (ctx) => {
     ctx.redirect('/admin/clients');
   });
@@ -39,5 +25,6 @@ export function adminConsoleRouter(deps: Deps, provider: () => Provider): Router
   resourceRoutes(router, kit);
   tokenRoutes(router, kit);
   auditRoutes(router, kit);
+  mailRoutes(router, kit);
   return router;
 }

@@ -1,7 +1,7 @@
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { createInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken } from '../../domain/initial-access-tokens.js';
-import { formBody, optional, seconds, text, type FormProblem } from './forms.js';
+import { formBody, optional, seconds, text, type FormProblem } from '../../http/forms.js';
 import { principal, type ConsoleKit } from './kit.js';
 
 const LIFETIMES = [

@@ -2,7 +2,7 @@ import type { Router } from '@koa/router';
 import type { Context } from 'koa';
 import { createUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../../domain/users.js';
 import type { UserRow } from '../../store/users.js';
-import { checked, formBody, optional, text, type FormBody, type FormProblem } from './forms.js';
+import { checked, formBody, optional, text, type FormBody, type FormProblem } from '../../http/forms.js';
 import { principal, type ConsoleKit } from './kit.js';
 
 interface UserFormValues {

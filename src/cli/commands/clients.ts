@@ -24,6 +24,8 @@ const settingOptions = {
   'refresh-token-ttl': { type: 'string' },
   jwks: { type: 'string' },
   'jwks-uri': { type: 'string' },
+  'backchannel-logout-uri': { type: 'string' },
+  'backchannel-logout-session-required': { type: 'boolean' },
   ...jsonOption,
 } as const;
 
@@ -50,6 +52,8 @@ async function settingsFrom(values: SettingValues): Promise<UpdateClientInput> {
     refreshTokenTtl: clearableSeconds(values['refresh-token-ttl'], '--refresh-token-ttl'),
     jwks: await clearableJson(values.jwks, '--jwks'),
     jwksUri: clearable(values['jwks-uri']),
+    backchannelLogoutUri: clearable(values['backchannel-logout-uri']),
+    backchannelLogoutSessionRequired: values['backchannel-logout-session-required'],
   };
 }
 

@@ -1,8 +1,38 @@
+import fs from 'node:fs/promises';
+import { MAX_IMPORT_BYTES, splitImport, type ImportResult } from '../../domain/user-import.js';
+import { LatchkeyError } from '../../errors.js';
 import { clearable, jsonOption, pageOptions, pageRequest, parse, parseWithId, required } from '../args.js';
 import { fields, pageTable, printResult } from '../output.js';
 import { promptPassword } from '../prompt.js';
 import { execute } from '../runner.js';
 import { dispatch, type Subcommand } from '../subcommands.js';
+
+// The control socket of a running server takes requests of up to 1 MiB, so a file goes in pieces.
+const IMPORT_PIECE_BYTES = 512 * 1024;
+
+const unreadable: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' };
+
+async function readImportFile(file: string): Promise<string> {
+  try {
+    const { size } = await fs.stat(file);
+    if (size > MAX_IMPORT_BYTES) {
+      throw new LatchkeyError('input.too_large', `${file} is larger than ${MAX_IMPORT_BYTES / 1024 / 1024} MB; split it and import each part`);
+    }
+    return await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if (error instanceof LatchkeyError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    throw new LatchkeyError('input.invalid', `cannot read ${file}: ${unreadable[code] ?? (code || (error as Error).message)}`);
+  }
+}
+
+function importSummary(result: ImportResult): string {
+  const where = (line: number) => (result.source === 'auth0' ? `[${line}]` : `line ${line}`);
+  return [
+    `imported ${result.imported} ${result.imported === 1 ? 'user' : 'users'}; skipped ${result.skipped.length}${result.skipped.length > 0 ? ':' : ''}`,
+    ...result.skipped.map((entry) => `  ${where(entry.line)}${entry.email ? ` ${entry.email}` : ''}: ${entry.reason}`),
+  ].join('\n');
+}
 
 /** Commands that take only the user's id and answer with the user. */
 function userAction(operation: 'users.get' | 'users.disable' | 'users.enable'): Subcommand {
@@ -55,6 +85,18 @@ export const usersCommand = dispatch('users', {
   },
   disable: userAction('users.disable'),
   enable: userAction('users.enable'),
+  async import(config, argv) {
+    const { values, id: file } = parseWithId(argv, jsonOption, 'file');
+    const content = await readImportFile(file);
+    const parts: ImportResult[] = [];
+    for (const piece of splitImport(content, IMPORT_PIECE_BYTES)) parts.push((await execute(config, 'users.import', piece)) as ImportResult);
+    const result: ImportResult = {
+      source: parts[0]!.source,
+      imported: parts.reduce((total, part) => total + part.imported, 0),
+      skipped: parts.flatMap((part) => part.skipped),
+    };
+    printResult(result, { json: values.json ?? false, human: importSummary });
+  },
   async delete(config, argv) {
     const { values, id } = parseWithId(argv, jsonOption, 'user id');
     const result = await execute(config, 'users.delete', { id });

@@ -1,4 +1,5 @@
 import type { PageRequest } from '../../../domain/pagination.js';
+import { importUsers } from '../../../domain/user-import.js';
 import {
   createUser,
   deleteUser,
@@ -16,6 +17,21 @@ import { createUserBody, idParams, passwordBody, updateUserBody, usersQuery } fr
 import { defineRoute, domainInput, type Route } from '../route.js';
 
 const tag = 'Users';
+
+// Larger files go through the CLI, which reads up to 50 MB.
+const IMPORT_LIMIT_BYTES = 5 * 1024 * 1024;
+
+const importTypes = {
+  'application/json': {
+    type: 'array',
+    items: { type: 'object' },
+    description: 'An Auth0 bulk-import file: users with email, email_verified, name, blocked and password_hash (bcrypt) or custom_password_hash (argon2, bcrypt, pbkdf2)',
+  },
+  'application/x-ndjson': {
+    type: 'string',
+    description: 'JSON lines, one user a line: {"email", "name", "email_verified", "disabled", "password_hash"}; the hash is argon2, bcrypt or PBKDF2 (SHA-256, SHA-512)',
+  },
+};
 
 export const userRoutes: Route[] = [
   defineRoute({
@@ -37,6 +53,17 @@ export const userRoutes: Route[] = [
     status: 200,
     response: 'A page of users',
     handle: async ({ deps, query }) => pageJson(await listUsers(deps, domainInput<PageRequest & { email?: string }>(query)), userJson),
+  }),
+  defineRoute({
+    method: 'post',
+    path: '/users/import',
+    tag,
+    summary: 'Import users with their password hashes; each hash is replaced by argon2id at first sign-in. Bad records and taken emails are skipped and reported',
+    upload: { types: importTypes, limitBytes: IMPORT_LIMIT_BYTES },
+    status: 200,
+    response: '{ source, imported, skipped: [{ line, email, reason }] }',
+    handle: async ({ deps, actor, upload }) =>
+      importUsers(deps, actor, upload!.text, { format: upload!.type === 'application/json' ? 'auth0' : 'jsonl' }),
   }),
   defineRoute({
     method: 'get',

@@ -1,10 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
-import { setCookie } from '../../http/cookies.js';
+import { setCookie } from '../cookies.js';
 
 /**
- * The console's cookies: signed with the provider's cookie secrets (newest first, any accepted,
- * so a rotation does not sign everyone out) and scoped to /admin.
+ * A first-party application's cookies: signed with the provider's cookie secrets (newest first,
+ * any accepted, so a rotation does not sign everyone out) and scoped to the application's path.
  */
 export interface CookieJar {
   get(ctx: Context, name: string): string | undefined;
@@ -16,7 +16,7 @@ function signature(key: string, name: string, value: string): string {
   return createHmac('sha256', key).update(`${name}=${value}`).digest('base64url');
 }
 
-export function cookieJar(options: { keys: () => string[]; secure: boolean }): CookieJar {
+export function cookieJar(options: { keys: () => string[]; secure: boolean; path: string }): CookieJar {
   return {
     get(ctx, name) {
       const raw = ctx.cookies.get(name);
@@ -32,12 +32,12 @@ export function cookieJar(options: { keys: () => string[]; secure: boolean }): C
     },
     set(ctx, name, value, { maxAgeSeconds } = {}) {
       const key = options.keys()[0];
-      if (!key) throw new Error('no cookie secret to sign the console cookies with');
+      if (!key) throw new Error(`no cookie secret to sign the ${options.path} cookies with`);
       const encoded = `${Buffer.from(value).toString('base64url')}.${signature(key, name, value)}`;
-      setCookie(ctx, name, encoded, { path: '/admin', secure: options.secure, maxAgeSeconds });
+      setCookie(ctx, name, encoded, { path: options.path, secure: options.secure, maxAgeSeconds });
     },
     clear(ctx, name) {
-      setCookie(ctx, name, '', { path: '/admin', secure: options.secure, maxAgeSeconds: 0 });
+      setCookie(ctx, name, '', { path: options.path, secure: options.secure, maxAgeSeconds: 0 });
     },
   };
 }

@@ -1,4 +1,6 @@
-import { LatchkeyError } from '../../errors.js';
+import type { Context } from 'koa';
+import { LatchkeyError } from '../errors.js';
+import type { Flash } from './first-party/session.js';
 
 /** A parsed urlencoded body: repeated names come as arrays. */
 export type FormBody = Record<string, unknown>;
@@ -55,7 +57,7 @@ export interface FormProblem {
 }
 
 /**
- * A refusal the admin can fix by editing the form: its message for the top of the form and
+ * A refusal the person can fix by editing the form: its message for the top of the form and
  * the `details` by field (`redirectUris.1` belongs to the redirectUris field). Anything
  * else (a server error, an expired session) is not the form's business and is rethrown.
  */
@@ -64,4 +66,27 @@ export function formProblem(error: unknown): FormProblem {
   const fields: Record<string, string> = {};
   for (const [key, message] of Object.entries(error.details ?? {})) fields[key.split('.')[0]!] ??= message;
   return { message: error.message, fields };
+}
+
+/** Remembers a message for the next page and answers 303, so a reload does not repeat the POST. */
+export function redirectAfterAction(ctx: Context, flash: Flash, to: string, message: string): void {
+  flash.put(ctx, message);
+  ctx.status = 303;
+  ctx.redirect(to);
+}
+
+/**
+ * Runs a form's action; when the person can fix what was refused, shows the form again with
+ * the problem, answering with the refusal's status (and Retry-After when throttled).
+ */
+export async function submitForm(ctx: Context, action: () => Promise<void>, showForm: (problem: FormProblem) => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (error) {
+    await showForm(formProblem(error));
+    // formProblem rethrew anything that is not a refusal the person can act on.
+    const refusal = error as LatchkeyError;
+    ctx.status = refusal.status;
+    if (refusal.retryAfter !== undefined) ctx.set('Retry-After', String(refusal.retryAfter));
+  }
 }

@@ -1,33 +1,43 @@
 import * as oidc from 'openid-client';
 import type { Config } from '../../config.js';
-import { ADMIN_SCOPE, adminResourceIdentifier } from '../../domain/admin-access.js';
-import { CONSOLE_CLIENT_ID, consolePostLogoutUri, consoleRedirectUri } from '../../domain/console-client.js';
+import { postLogoutUriOf, redirectUriOf, type BuiltInClientId } from '../../domain/first-party-clients.js';
 import type { Provider } from '../../oidc/provider.js';
 
-/** What the console keeps between sending the browser to sign in and the callback. */
+/** What an application keeps between sending the browser to sign in and the callback. */
 export interface PendingSignIn {
   codeVerifier: string;
   state: string;
   nonce: string;
-  /** The console page to return to. */
+  /** The page to return to. */
   next: string;
 }
 
-export interface ConsoleOpenId {
+export interface FirstPartyOpenId {
   start(next: string): Promise<{ url: URL; pending: PendingSignIn }>;
-  /** Redeems the code; `query` is the callback's query string. */
+  /** Redeems the code; `query` is the callback's query string. Returns the access token. */
   finish(query: string, pending: PendingSignIn): Promise<string>;
   revoke(accessToken: string): Promise<void>;
   endSessionUrl(): URL;
 }
 
+/** What a built-in application asks for when it signs someone in. */
+export interface SignInRequest {
+  clientId: BuiltInClientId;
+  scope: string;
+  /** The API its access token is for (RFC 8707), if not only the userinfo endpoint. */
+  resource?: string;
+}
+
 /**
- * The console is an OpenID Connect client of its own server. Its back-channel calls (token,
- * revocation, JWKS) go to this very process over loopback: the public issuer may not be
- * reachable from inside the deployment. The URLs it validates and the tokens' `iss` stay the issuer's.
+ * Latchkey's own applications (admin console, account page) are OpenID Connect clients of
+ * their own server. Their back-channel calls (token, revocation, JWKS) go to this very process
+ * over loopback: the public issuer may not be reachable from inside the deployment. The URLs
+ * they validate and the tokens' `iss` stay the issuer's.
  */
-export function consoleOpenId(config: Config, provider: () => Provider): ConsoleOpenId {
+export function firstPartyOpenId(config: Config, provider: () => Provider, request: SignInRequest): FirstPartyOpenId {
   const configurations = new WeakMap<Provider, oidc.Configuration>();
+  const redirectUri = redirectUriOf(config, request.clientId);
+  const resource = request.resource !== undefined ? { resource: request.resource } : {};
   const loopback: oidc.CustomFetch = (url, options) => {
     const target = new URL(url);
     return fetch(`http://127.0.0.1:${config.http.port}${target.pathname}${target.search}`, options as RequestInit);
@@ -47,7 +57,7 @@ export function consoleOpenId(config: Config, provider: () => Provider): Console
           end_session_endpoint: current.urlFor('end_session'),
           jwks_uri: current.urlFor('jwks'),
         },
-        CONSOLE_CLIENT_ID,
+        request.clientId,
         undefined,
         oidc.None(),
       );
@@ -63,9 +73,9 @@ export function consoleOpenId(config: Config, provider: () => Provider): Console
     async start(next) {
       const pending = { codeVerifier: oidc.randomPKCECodeVerifier(), state: oidc.randomState(), nonce: oidc.randomNonce(), next };
       const url = oidc.buildAuthorizationUrl(configuration(), {
-        redirect_uri: consoleRedirectUri(config),
-        scope: `openid ${ADMIN_SCOPE}`,
-        resource: adminResourceIdentifier(config),
+        redirect_uri: redirectUri,
+        scope: request.scope,
+        ...resource,
         code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
         code_challenge_method: 'S256',
         state: pending.state,
@@ -74,18 +84,18 @@ export function consoleOpenId(config: Config, provider: () => Provider): Console
       return { url, pending };
     },
     async finish(query, pending) {
-      const callback = new URL(consoleRedirectUri(config));
+      const callback = new URL(redirectUri);
       callback.search = query;
       const checks = { pkceCodeVerifier: pending.codeVerifier, expectedState: pending.state, expectedNonce: pending.nonce, idTokenExpected: true };
       // The token endpoint binds the access token to an API only when asked for it again (RFC 8707 §2.2).
-      const tokens = await oidc.authorizationCodeGrant(configuration(), callback, checks, { resource: adminResourceIdentifier(config) });
+      const tokens = await oidc.authorizationCodeGrant(configuration(), callback, checks, resource);
       return tokens.access_token;
     },
     async revoke(accessToken) {
       await oidc.tokenRevocation(configuration(), accessToken, { token_type_hint: 'access_token' });
     },
     endSessionUrl() {
-      return oidc.buildEndSessionUrl(configuration(), { client_id: CONSOLE_CLIENT_ID, post_logout_redirect_uri: consolePostLogoutUri(config) });
+      return oidc.buildEndSessionUrl(configuration(), { client_id: request.clientId, post_logout_redirect_uri: postLogoutUriOf(config, request.clientId) });
     },
   };
 }

@@ -1,0 +1,37 @@
+import type { Router } from '@koa/router';
+import { BUILT_IN_CLIENT_IDS } from '../domain/first-party-clients.js';
+import { getGrant, listUserGrants, revokeGrant } from '../domain/grants.js';
+import { LatchkeyError } from '../errors.js';
+import { describePermissions } from '../interactions/permissions.js';
+import { principal, type AccountKit } from './kit.js';
+
+/** /account/apps: the applications the user allowed, in the words of the consent page, with revocation. */
+export function appRoutes(router: Router, kit: AccountKit): void {
+  const { deps, guard } = kit;
+
+  router.get('/apps', ...guard, async (ctx) => {
+    const grants = (await listUserGrants(deps, principal(ctx).user.id)).filter((grant) => !BUILT_IN_CLIENT_IDS.includes(grant.clientId));
+    const apps = await Promise.all(
+      grants.map(async (grant) => ({
+        grantId: grant.grantId,
+        name: (await deps.catalog.client(grant.clientId))?.name ?? grant.clientId,
+        since: grant.createdAt,
+        permissions: describePermissions({
+          missingOIDCScope: grant.scope.split(' ').filter(Boolean),
+          missingResourceScopes: Object.fromEntries(grant.resources.map((resource) => [resource.identifier, resource.scope.split(' ').filter(Boolean)])),
+        }),
+      })),
+    );
+    await kit.page(ctx, 'apps', 'Connected apps', { apps });
+  });
+
+  router.post('/apps/:grantId/revoke', ...guard, async (ctx) => {
+    const { user, actor } = principal(ctx);
+    const grant = await getGrant(deps, ctx.params.grantId!);
+    // Another user's grant is answered exactly like one that does not exist.
+    if (grant.accountId !== user.id) throw new LatchkeyError('grant.not_found');
+    await revokeGrant(deps, actor, grant.grantId);
+    const name = (await deps.catalog.client(grant.clientId))?.name ?? grant.clientId;
+    kit.done(ctx, '/account/apps', `${name} no longer has access to your account. It has to ask you again.`);
+  });
+}
