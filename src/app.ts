@@ -18,6 +18,9 @@ import { selfServiceRouter } from './self-service/routes.js';
 export async function createApp(deps: Deps, provider: () => Provider): Promise<Koa> {
   const app = new Koa();
   app.proxy = deps.config.http.trustProxy;
+  // The client's address is the one the proxy in front of us added, the last in
+  // X-Forwarded-For: entries before it are whatever the client chose to send.
+  app.maxIpsCount = 1;
   app.use(securityHeaders({ https: deps.config.http.issuer.startsWith('https:') }));
   app.use(errorHandler(deps.log));
   const assets = await assetsRouter();

@@ -2,6 +2,7 @@ import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
 import { findUserByEmail, findUserById, replacePasswordHash, type UserRow } from '../store/users.js';
 import { MAX_PASSWORD_LENGTH } from './password-policy.js';
+import { hashScheme } from './passwords.js';
 
 /** The account behind a subject, or undefined when it is gone or disabled. */
 export async function findActiveAccount(deps: Deps, id: string): Promise<UserRow | undefined> {
@@ -11,7 +12,7 @@ export async function findActiveAccount(deps: Deps, id: string): Promise<UserRow
 
 /**
  * Checks an email and password. Every failing path (unknown email, no password set, wrong
- * password, disabled account) runs exactly one argon2 verify and ends in the same error, so
+ * password, disabled account) runs at least one argon2 verify and ends in the same error, so
  * neither the answer nor its cost tells whether the account exists. A self-service account
  * signs in once its address is confirmed. A hash that is not argon2id with today's parameters
  * (an imported one, or ours before the settings changed) is replaced by one that is.
@@ -25,7 +26,12 @@ export async function authenticate(deps: Deps, credentials: { email: string; pas
     throw new LatchkeyError('auth.invalid_credentials');
   }
   const valid = await deps.passwords.verify(user.passwordHash, secret);
-  if (!valid || user.disabled) throw new LatchkeyError('auth.invalid_credentials');
+  if (!valid || user.disabled) {
+    // An imported bcrypt or PBKDF2 hash can fail in a millisecond, far faster than the argon2
+    // an unknown address costs: pay that cost too, so a fast failure does not reveal the account.
+    if (hashScheme(user.passwordHash) !== 'argon2') await deps.passwords.verifyDummy(secret);
+    throw new LatchkeyError('auth.invalid_credentials');
+  }
   // Only after the right password: telling a stranger the address is unconfirmed would reveal the account.
   if (user.createdVia === 'signup' && !user.emailVerified) throw new LatchkeyError('auth.email_unverified');
   if (deps.passwords.needsRehash(user.passwordHash)) await rehash(deps, user.id, user.passwordHash, secret);

@@ -9,6 +9,7 @@ import { now } from '../util/clock.js';
 import { sha256 } from '../util/digest.js';
 import { recordAudit, type Actor } from './audit.js';
 import { queueMail } from './mail.js';
+import { assertNotThrottled, emailThrottle, recordFailure } from './throttle.js';
 import { emailAddress } from './users.js';
 import { parseInput } from './validation.js';
 
@@ -103,6 +104,8 @@ export async function verifyEmail(deps: Deps, actor: Actor, token: string): Prom
     const changed = link.email !== user.email;
     // Another account may have taken the address since the link was sent: that refusal rolls the use back.
     await updateUserRow(trx, user.id, changed ? { email: link.email, emailVerified: true } : { emailVerified: true });
+    // Reset links mailed to the old address must not outlive the move away from it.
+    if (changed) await retireEmailTokens(trx, user.id, 'reset_password', now());
     await recordAudit(trx, linkHolder(actor, user.id), {
       type: changed ? 'user.email_changed' : 'user.email_verified',
       subject: { type: 'user', id: user.id },
@@ -124,8 +127,10 @@ export async function resendVerification(deps: Deps, email: string, options: { r
 
 /**
  * The account page's email change: a link goes to the new address, and the account uses it only
- * once that link is opened, so a typo or a stolen session cannot move the account to an address
- * its owner does not read.
+ * once that link is opened, so a typo cannot move the account to an address its owner does not
+ * read. The current address is told, with the way to stop a change made from a stolen session
+ * (a password reset retires the pending link). An address another account uses gets the same
+ * answer and its link fails when used, so the form does not tell which addresses have accounts.
  */
 export async function requestEmailChange(deps: Deps, actor: Actor, userId: string, newEmail: string): Promise<void> {
   const { email } = parseInput(z.object({ email: emailAddress }), { email: newEmail });
@@ -134,8 +139,17 @@ export async function requestEmailChange(deps: Deps, actor: Actor, userId: strin
   if (email.toLowerCase() === user.email.toLowerCase()) {
     throw new LatchkeyError('input.invalid', 'email: is already the address of this account', { details: { email: 'is already the address of this account' } });
   }
-  const owner = await findUserByEmail(deps.db.knex, email);
-  if (owner) throw new LatchkeyError('user.email_taken', undefined, { details: { email: 'is used by another account' } });
-  await deps.db.knex.transaction((trx) => sendVerification(deps, trx, user, { email, returnTo: '/account' }));
+  const throttle = emailThrottle(deps, 'email-change', user.email, actor.ip ?? 'unknown');
+  await assertNotThrottled(deps, throttle);
+  await recordFailure(deps, throttle);
+  await deps.db.knex.transaction(async (trx) => {
+    await sendVerification(deps, trx, user, { email, returnTo: '/account' });
+    await queueMail(deps, trx, {
+      to: user.email,
+      subject: 'Your email address is being changed',
+      template: 'email-change-requested',
+      locals: { name: user.name, newEmail: email, resetUrl: `${deps.config.http.issuer}/password/forgot` },
+    });
+  });
   deps.log.info({ userId, actor: { type: actor.type, id: actor.id } }, 'email change requested; it takes effect when the link sent to the new address is used');
 }

@@ -59,16 +59,21 @@ export async function resetPassword(deps: Deps, actor: Actor, token: string, pas
   const problem = passwordProblem(password, { minLength: deps.config.accounts.passwordMinLength, email: user.email });
   if (problem) throw new LatchkeyError('input.invalid', `password: ${problem}`, { details: { password: problem } });
 
-  // Of two uses of one link, only the one that gets the row goes on.
-  const link = await consumeEmailToken(deps.db.knex, digest, 'reset_password', now());
-  if (!link) throw new LatchkeyError('email_link.invalid');
   const holder = linkHolder(actor, user.id);
-  await setUserPassword(deps, holder, user.id, { password }, { reason: 'reset' });
-  if (!user.emailVerified && link.email.toLowerCase() === user.email.toLowerCase()) {
-    await deps.db.knex.transaction(async (trx) => {
-      await updateUserRow(trx, user.id, { emailVerified: true });
-      await recordAudit(trx, holder, { type: 'user.email_verified', subject: { type: 'user', id: user.id }, details: { via: 'password_reset' } });
-    });
-  }
-  return { returnTo: link.returnTo };
+  let returnTo: string | null = null;
+  await setUserPassword(deps, holder, user.id, { password }, {
+    reason: 'reset',
+    async authorise(trx) {
+      // Of two uses of one link, only the one that gets the row goes on; a link sent to an
+      // address the account has since left is no longer the account's.
+      const link = await consumeEmailToken(trx, digest, 'reset_password', now());
+      if (!link || link.email.toLowerCase() !== user.email.toLowerCase()) throw new LatchkeyError('email_link.invalid');
+      returnTo = link.returnTo;
+      if (!user.emailVerified) {
+        await updateUserRow(trx, user.id, { emailVerified: true });
+        await recordAudit(trx, holder, { type: 'user.email_verified', subject: { type: 'user', id: user.id }, details: { via: 'password_reset' } });
+      }
+    },
+  });
+  return { returnTo };
 }

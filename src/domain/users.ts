@@ -145,15 +145,23 @@ export async function setUserPassword(
   actor: Actor,
   id: string,
   input: { password: string },
-  options: { keepSessionUid?: string | undefined; reason?: 'admin' | 'reset' | 'change' } = {},
+  options: {
+    keepSessionUid?: string | undefined;
+    reason?: 'admin' | 'reset' | 'change';
+    /** Runs first in the same transaction: what allowed the change (a reset link) is used up with it or not at all. */
+    authorise?: (trx: Knex) => Promise<void>;
+  } = {},
 ): Promise<UserRow> {
   const current = await getUser(deps, id);
   const parsed = parseInput(withPassword(z.object({ password: z.string({ message: 'is required' }) }), deps.config.accounts.passwordMinLength, () => current.email), input);
   const passwordHash = await deps.passwords.hash(parsed.password);
   return deps.db.knex.transaction(async (trx) => {
+    await options.authorise?.(trx);
     const user = await changeUser(trx, id, { passwordHash });
-    // A reset link mailed before the change must not undo it.
+    // A link mailed before the change must not undo it: a reset, or an email change asked for
+    // from a session the new password is meant to shut out.
     await retireEmailTokens(trx, id, 'reset_password', now());
+    await retireEmailTokens(trx, id, 'verify_email', now());
     await endUserSessions(trx, id, { exceptUid: options.keepSessionUid });
     await recordAudit(trx, actor, { type: 'user.password_changed', subject: { type: 'user', id }, details: { reason: options.reason ?? 'admin' } });
     return user;

@@ -70,6 +70,8 @@ export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
   const provider = new Provider(deps.config.http.issuer, providerConfiguration(deps, keys));
   // Behind a TLS-terminating proxy the issuer is https while the socket is not.
   provider.proxy = deps.config.http.trustProxy;
+  // As in app.ts: only the address our own proxy appended is trusted.
+  provider.maxIpsCount = 1;
   logProviderEvents(provider, deps);
   compareSecretsByDigest(deps, provider);
   provider.use(registrationManagement(deps));

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import test, { type ExecutionContext } from 'ava';
 import * as oidc from 'openid-client';
-import { createUser } from '../../src/domain/users.js';
+import { requestEmailChange, verifyEmail } from '../../src/domain/email-verification.js';
+import { createUser, setUserPassword } from '../../src/domain/users.js';
 import { findUserByEmail } from '../../src/store/users.js';
 import { testActor } from '../helpers/actor.js';
 import { Browser, findForm } from '../helpers/browser.js';
@@ -156,6 +157,27 @@ test('a newer reset link retires the older one', async (t) => {
   const second = await requestResetLink(user.email);
   t.is((await open(new Browser(), first)).status, 400);
   t.is((await open(new Browser(), second)).status, 200);
+});
+
+test('a reset link stops working when the account moves to another address; a new password ends pending reset and email-change links', async (t) => {
+  const moving = await createTestUser(server);
+  const sentToOldAddress = await requestResetLink(moving.email);
+  const address = `moved-${randomBytes(4).toString('hex')}@example.com`;
+  await requestEmailChange(server.deps, testActor, moving.id, address);
+  const confirm = linkIn(await smtp.next(address), '/verify-email');
+  await verifyEmail(server.deps, testActor, confirm.searchParams.get('token')!);
+  t.is((await open(new Browser(), sentToOldAddress)).status, 400);
+
+  const changing = await createTestUser(server);
+  const beforeChange = await requestResetLink(changing.email);
+  // An email change asked for from a stolen session: the owner's new password must cancel it.
+  const elsewhere = `elsewhere-${randomBytes(4).toString('hex')}@example.com`;
+  await requestEmailChange(server.deps, testActor, changing.id, elsewhere);
+  const pendingChange = linkIn(await smtp.next(elsewhere), '/verify-email');
+  await setUserPassword(server.deps, testActor, changing.id, { password: newPassword() });
+  t.is((await open(new Browser(), beforeChange)).status, 400);
+  await t.throwsAsync(verifyEmail(server.deps, testActor, pendingChange.searchParams.get('token')!), { message: /no longer valid/ });
+  t.is((await findUserByEmail(server.deps.db.knex, changing.email))?.id, changing.id);
 });
 
 test('a reset without the form token is refused and leaves the link and the password as they were', async (t) => {
