@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { isStorableKey } from './sql.js';
+import { deleteBatch, isStorableKey } from './sql.js';
 
 export interface AuditEventRow {
   /** A bigint, as a string so it survives JSON. */
@@ -84,9 +84,5 @@ export async function listAuditEvents(db: Knex, filter: AuditFilter): Promise<Au
 }
 
 export async function deleteAuditEventsBefore(db: Knex, before: Date, batch: number): Promise<number> {
-  const deleted = await db('audit_events')
-    .whereIn('id', db('audit_events').select('id').where('occurred_at', '<', before).orderBy('id').limit(batch))
-    .delete()
-    .returning('id');
-  return deleted.length;
+  return deleteBatch(db, 'audit_events', 'id', (query) => query.where('occurred_at', '<', before).orderBy('id'), batch);
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { deleteBatch } from './sql.js';
 
 export type EmailTokenPurpose = 'verify_email' | 'reset_password';
 
@@ -66,9 +67,5 @@ export async function retireEmailTokens(db: Knex, userId: string, purpose: Email
 }
 
 export async function deleteExpiredEmailTokens(db: Knex, now: Date, batch: number): Promise<number> {
-  const deleted = await db('email_tokens')
-    .whereIn('id', db('email_tokens').select('id').where('expires_at', '<', now).limit(batch))
-    .delete()
-    .returning('id');
-  return deleted.length;
+  return deleteBatch(db, 'email_tokens', 'id', (query) => query.where('expires_at', '<', now), batch);
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { deleteBatch } from './sql.js';
 
 export type MailStatus = 'pending' | 'held' | 'sent' | 'failed';
 
@@ -88,9 +89,5 @@ export async function findMail(db: Knex, id: string): Promise<MailRow | undefine
 
 /** Mail that is done with (sent, given up on, or held) and older than `before`, in bounded batches. */
 export async function deleteOldMail(db: Knex, before: Date, batch: number): Promise<number> {
-  const deleted = await db('mail_outbox')
-    .whereIn('id', db('mail_outbox').select('id').whereIn('status', ['sent', 'failed', 'held']).andWhere('created_at', '<', before).limit(batch))
-    .delete()
-    .returning('id');
-  return deleted.length;
+  return deleteBatch(db, 'mail_outbox', 'id', (query) => query.whereIn('status', ['sent', 'failed', 'held']).andWhere('created_at', '<', before), batch);
 }

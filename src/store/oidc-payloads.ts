@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { isStorableKey } from './sql.js';
+import { deleteBatch, isStorableKey } from './sql.js';
 
 export type Payload = Record<string, unknown>;
 
@@ -170,12 +170,7 @@ export async function deletePayloadsByClientId(db: Knex, clientId: string): Prom
 
 /** Deletes at most `batch` expired rows; returns how many went, so callers can loop in bounded steps. */
 export async function deleteExpiredPayloads(db: Knex, now: Date, batch: number): Promise<number> {
-  // `returning` rather than the affected-row count, which PGlite's Knex dialect does not give for deletes.
-  const deleted = await db('oidc_payloads')
-    .whereIn(['model', 'id'], db('oidc_payloads').select('model', 'id').where('expires_at', '<', now).limit(batch))
-    .delete()
-    .returning('id');
-  return deleted.length;
+  return deleteBatch(db, 'oidc_payloads', ['model', 'id'], (query) => query.where('expires_at', '<', now), batch);
 }
 
 export interface SessionRecord {

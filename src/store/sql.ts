@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { LatchkeyError, type ErrorCode } from '../errors.js';
 
 /** Maps a PostgreSQL unique violation (23505) to a LatchkeyError; anything else passes through. */
@@ -28,4 +29,16 @@ export function isStorableKey(value: string): boolean {
 /** A LIKE pattern that matches `value` anywhere, with its own wildcards taken literally. */
 export function containsPattern(value: string): string {
   return `%${value.replace(/[\\%_]/g, (match) => `\\${match}`)}%`;
+}
+
+/**
+ * Deletes at most `batch` rows of `table` that `match` selects; returns how many went, so
+ * retention can loop in bounded steps. `returning` rather than the affected-row count, which
+ * PGlite's Knex dialect does not give for deletes.
+ */
+export async function deleteBatch(db: Knex, table: string, key: string | string[], match: (query: Knex.QueryBuilder) => void, batch: number): Promise<number> {
+  const candidates = db(table).select(key).limit(batch);
+  match(candidates);
+  const deleted = await db(table).whereIn(key as string, candidates).delete().returning(key as string);
+  return deleted.length;
 }

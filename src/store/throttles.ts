@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { deleteBatch } from './sql.js';
 
 export interface ThrottleRow {
   key: string;
@@ -51,9 +52,5 @@ export async function clearThrottle(db: Knex, key: string): Promise<void> {
 }
 
 export async function deleteExpiredThrottles(db: Knex, now: Date, batch: number): Promise<number> {
-  const deleted = await db('throttles')
-    .whereIn('key', db('throttles').select('key').where('expires_at', '<=', now).limit(batch))
-    .delete()
-    .returning('key');
-  return deleted.length;
+  return deleteBatch(db, 'throttles', 'key', (query) => query.where('expires_at', '<=', now), batch);
 }

@@ -7,7 +7,7 @@ import { ACCOUNT_CLIENT_ID } from '../../src/domain/first-party-clients.js';
 import { listUserGrants } from '../../src/domain/grants.js';
 import { getUser } from '../../src/domain/users.js';
 import { testActor } from '../helpers/actor.js';
-import { Browser, findForm } from '../helpers/browser.js';
+import { Browser, findForm, openPage, type Page, signInThrough } from '../helpers/browser.js';
 import { authorizationRequest, createTestUser, go, isConsentPage, isLoginPage, redeem, registerRp, signIn, type RelyingParty, type TestUser } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -21,27 +21,15 @@ test.after.always(async () => {
   await server?.dispose();
 });
 
-interface Page {
-  url: URL;
-  status: number;
-  html: string;
-}
+const open = (browser: Browser, target: string | URL) => openPage(browser, target);
+
 
 const url = (path: string) => `${server.issuer}${path}`;
 
-async function open(browser: Browser, target: string | URL): Promise<Page> {
-  const { url: landed, response } = await browser.follow(target);
-  return { url: landed, status: response.status, html: await response.text() };
-}
 
 /** Opens the account page and signs in on Latchkey's own sign-in page, as a browser would. */
 async function signInToAccount(user: TestUser, browser = new Browser()): Promise<{ browser: Browser; page: Page }> {
-  const login = await open(browser, url('/account'));
-  const form = findForm(login.html, '/login');
-  const posted = await browser.post(new URL(form.action, login.url), { ...form.fields, email: user.email, password: user.password });
-  const location = posted.headers.get('location');
-  if (posted.status !== 303 || !location) throw new Error(`sign-in answered ${posted.status}`);
-  return { browser, page: await open(browser, new URL(location, login.url)) };
+  return { browser, page: await signInThrough(browser, url('/account'), user) };
 }
 
 /** Posts a form of the page the way the browser shows it: its hidden fields (_csrf) plus `fields`. */

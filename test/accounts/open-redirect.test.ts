@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import test from 'ava';
 import { safeReturnPath } from '../../src/http/return-path.js';
-import { Browser, findForm } from '../helpers/browser.js';
+import { Browser, findForm, openPage, submitPage } from '../helpers/browser.js';
 import { createTestUser } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -49,22 +49,11 @@ test.after.always(async () => {
   await server?.dispose();
 });
 
-interface Page {
-  url: URL;
-  status: number;
-  html: string;
-}
+const open = (browser: Browser, url: string | URL) => openPage(browser, url, server.issuer);
+const submit = submitPage;
 
-async function open(browser: Browser, url: string | URL): Promise<Page> {
-  const { url: landed, response } = await browser.follow(new URL(url, server.issuer));
-  return { url: landed, status: response.status, html: await response.text() };
-}
 
-async function submit(browser: Browser, page: Page, action: string, fields: Record<string, string>): Promise<Page> {
-  const form = findForm(page.html, action);
-  const response = await browser.post(new URL(form.action, page.url), { ...form.fields, ...fields });
-  return { url: page.url, status: response.status, html: await response.text() };
-}
+
 
 /** Every link on a page other than the skip link: each must stay on this server. */
 function links(html: string): string[] {

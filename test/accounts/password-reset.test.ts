@@ -5,7 +5,7 @@ import { requestEmailChange, verifyEmail } from '../../src/domain/email-verifica
 import { createUser, setUserPassword } from '../../src/domain/users.js';
 import { findUserByEmail } from '../../src/store/users.js';
 import { testActor } from '../helpers/actor.js';
-import { Browser, findForm } from '../helpers/browser.js';
+import { Browser, findForm, linkOn, openPage, submitPage } from '../helpers/browser.js';
 import { advanceClock, resetClock } from '../helpers/clock.js';
 import {
   authorizationRequest,
@@ -38,27 +38,13 @@ test.after.always(async () => {
   await smtp?.close();
 });
 
-interface Page {
-  url: URL;
-  status: number;
-  html: string;
-  headers: Headers;
-}
+const open = (browser: Browser, url: string | URL) => openPage(browser, url, server.issuer);
+const submit = submitPage;
+const linkTo = linkOn;
 
-async function open(browser: Browser, url: string | URL): Promise<Page> {
-  const { url: landed, response } = await browser.follow(new URL(url, server.issuer));
-  return { url: landed, status: response.status, html: await response.text(), headers: response.headers };
-}
 
-async function submit(browser: Browser, page: { url: URL; html: string }, action: string, fields: Record<string, string> = {}): Promise<Page> {
-  const form = findForm(page.html, action);
-  const response = await browser.post(new URL(form.action, page.url), { ...form.fields, ...fields });
-  return { url: page.url, status: response.status, html: await response.text(), headers: response.headers };
-}
 
-function linkTo(html: string, pattern: RegExp): string | undefined {
-  return [...html.matchAll(/href="([^"]*)"/g)].map((match) => match[1]!.replaceAll('&amp;', '&')).find((candidate) => pattern.test(candidate));
-}
+
 
 /** Mail queued so far, to one address or to anyone. */
 async function outboxCount(to?: string): Promise<number> {

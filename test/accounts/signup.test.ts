@@ -6,7 +6,7 @@ import { requestEmailChange } from '../../src/domain/email-verification.js';
 import { LatchkeyError } from '../../src/errors.js';
 import { findUserByEmail, findUserById } from '../../src/store/users.js';
 import { testActor } from '../helpers/actor.js';
-import { Browser, findForm } from '../helpers/browser.js';
+import { Browser, findForm, linkOn, openPage, submitPage } from '../helpers/browser.js';
 import { authorizationRequest, createTestUser, go, isConsentPage, isLoginPage, redeem, registerRp, submitConsent, submitLogin, type Step } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { linkIn, startMailCatcher, type MailCatcher } from '../helpers/smtp.js';
@@ -24,29 +24,18 @@ test.after.always(async () => {
   await smtp?.close();
 });
 
-interface Page {
-  url: URL;
-  status: number;
-  html: string;
-}
-
-async function open(browser: Browser, url: string | URL): Promise<Page> {
-  const { url: landed, response } = await browser.follow(new URL(url, server.issuer));
-  return { url: landed, status: response.status, html: await response.text() };
-}
-
-/** Submits the page's form that posts to `action`, with its hidden fields and `fields` on top. */
-async function submit(browser: Browser, page: Page, action: string, fields: Record<string, string> = {}): Promise<Page> {
-  const form = findForm(page.html, action);
-  const response = await browser.post(new URL(form.action, page.url), { ...form.fields, ...fields });
-  return { url: page.url, status: response.status, html: await response.text() };
-}
+const open = (browser: Browser, url: string | URL) => openPage(browser, url, server.issuer);
+const submit = submitPage;
 
 function linkTo(html: string, pattern: RegExp): string {
-  const href = [...html.matchAll(/href="([^"]*)"/g)].map((match) => match[1]!.replaceAll('&amp;', '&')).find((candidate) => pattern.test(candidate));
+  const href = linkOn(html, pattern);
   if (!href) throw new Error(`no link matching ${pattern} on the page:\n${html}`);
   return href;
 }
+
+
+
+
 
 const newEmail = () => `new-${randomBytes(5).toString('hex')}@example.com`;
 const goodPassword = () => `correct horse ${randomBytes(4).toString('hex')}`;
@@ -126,7 +115,7 @@ test('the login page sends a new confirmation link, and only the newest link wor
   const first = linkIn(await smtp.next(email), '/verify-email');
 
   const refused = await submitLogin(browser, rp, login, { email, password });
-  const resent = await submit(browser, { url: refused.url, status: refused.response.status, html: refused.html }, '/verify-email/resend');
+  const resent = await submit(browser, refused, '/verify-email/resend');
   t.is(resent.status, 200);
   t.true(resent.html.includes("If that address needs confirming, we've sent a new link"));
   const second = linkIn(await smtp.next(email), '/verify-email');

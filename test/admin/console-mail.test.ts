@@ -3,7 +3,7 @@ import test from 'ava';
 import { queueMail } from '../../src/domain/mail.js';
 import { updateUser } from '../../src/domain/users.js';
 import { testActor } from '../helpers/actor.js';
-import { Browser, findForm } from '../helpers/browser.js';
+import { Browser, openPage, signInThrough } from '../helpers/browser.js';
 import { createTestUser } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -17,28 +17,16 @@ test.after.always(async () => {
   await server?.dispose();
 });
 
-interface Page {
-  url: URL;
-  status: number;
-  html: string;
-}
+const open = (browser: Browser, url: string | URL) => openPage(browser, url);
 
-async function open(browser: Browser, url: string | URL): Promise<Page> {
-  const { url: landed, response } = await browser.follow(url);
-  return { url: landed, status: response.status, html: await response.text() };
-}
+
 
 /** An admin signed in to the console on Latchkey's own sign-in page, as a browser would. */
 async function consoleAdmin(on: TestServer): Promise<Browser> {
   const user = await createTestUser(on);
   await updateUser(on.deps, testActor, user.id, { isAdmin: true });
   const browser = new Browser();
-  const login = await open(browser, `${on.issuer}/admin`);
-  const form = findForm(login.html, '/login');
-  const posted = await browser.post(new URL(form.action, login.url), { ...form.fields, email: user.email, password: user.password });
-  const location = posted.headers.get('location');
-  if (posted.status !== 303 || !location) throw new Error(`sign-in answered ${posted.status}`);
-  await open(browser, new URL(location, login.url));
+  await signInThrough(browser, `${on.issuer}/admin`, user);
   return browser;
 }
 

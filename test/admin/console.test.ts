@@ -4,7 +4,7 @@ import { CONSOLE_CLIENT_ID, ensureFirstPartyClients } from '../../src/domain/fir
 import { updateUser } from '../../src/domain/users.js';
 import { LatchkeyError } from '../../src/errors.js';
 import { testActor } from '../helpers/actor.js';
-import { Browser, findForm } from '../helpers/browser.js';
+import { Browser, findForm, openPage, type Page, signInThrough } from '../helpers/browser.js';
 import { createTestUser, type TestUser } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -18,26 +18,14 @@ test.after.always(async () => {
   await server?.dispose();
 });
 
-interface Page {
-  url: URL;
-  status: number;
-  html: string;
-}
+const open = (browser: Browser, url: string | URL) => openPage(browser, url);
 
-async function open(browser: Browser, url: string | URL): Promise<Page> {
-  const { url: landed, response } = await browser.follow(url);
-  return { url: landed, status: response.status, html: await response.text() };
-}
+
 
 /** Opens the console and signs in on Latchkey's own sign-in page, as a browser would. */
 async function signInToConsole(user: TestUser): Promise<{ browser: Browser; page: Page }> {
   const browser = new Browser();
-  const login = await open(browser, `${server.issuer}/admin`);
-  const form = findForm(login.html, '/login');
-  const posted = await browser.post(new URL(form.action, login.url), { ...form.fields, email: user.email, password: user.password });
-  const location = posted.headers.get('location');
-  if (posted.status !== 303 || !location) throw new Error(`sign-in answered ${posted.status}`);
-  return { browser, page: await open(browser, new URL(location, login.url)) };
+  return { browser, page: await signInThrough(browser, `${server.issuer}/admin`, user) };
 }
 
 async function admin(): Promise<{ user: TestUser; browser: Browser; page: Page }> {

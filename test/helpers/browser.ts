@@ -99,3 +99,42 @@ function decodeEntities(value: string): string {
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
 }
+
+/** A page as the browser landed on it, after redirects. */
+export interface Page {
+  url: URL;
+  status: number;
+  html: string;
+  headers: Headers;
+}
+
+/** GET, following redirects; `url` may be a path on `base` (the issuer). */
+export async function openPage(browser: Browser, url: string | URL, base?: string): Promise<Page> {
+  const { url: landed, response } = await browser.follow(new URL(url, base));
+  return { url: landed, status: response.status, html: await response.text(), headers: response.headers };
+}
+
+/** Submits the page's form that posts to `action`, with its hidden fields (`_csrf`) and `fields` on top. */
+export async function submitPage(browser: Browser, page: { url: URL; html: string }, action: string, fields: Record<string, string> = {}): Promise<Page> {
+  const form = findForm(page.html, action);
+  const response = await browser.post(new URL(form.action, page.url), { ...form.fields, ...fields });
+  return { url: page.url, status: response.status, html: await response.text(), headers: response.headers };
+}
+
+/** The first link on a page whose (decoded) href matches. */
+export function linkOn(html: string, pattern: RegExp): string | undefined {
+  return [...html.matchAll(/href="([^"]*)"/g)].map((match) => match[1]!.replaceAll('&amp;', '&')).find((candidate) => pattern.test(candidate));
+}
+
+/**
+ * Opens a page of one of Latchkey's own apps (the console, the account page), signs in on the
+ * login page it sends the browser to, and returns the page it lands back on.
+ */
+export async function signInThrough(browser: Browser, start: string, user: { email: string; password: string }): Promise<Page> {
+  const login = await openPage(browser, start);
+  const form = findForm(login.html, '/login');
+  const posted = await browser.post(new URL(form.action, login.url), { ...form.fields, email: user.email, password: user.password });
+  const location = posted.headers.get('location');
+  if (posted.status !== 303 || !location) throw new Error(`sign-in answered ${posted.status}`);
+  return openPage(browser, new URL(location, login.url));
+}
