@@ -88,6 +88,25 @@ const envSchema = z.object({
   LATCHKEY_THROTTLE_MAX_DELAY: lifetime.default(900),
   LATCHKEY_AUDIT_RETENTION: lifetime.default(90 * 86400),
   LATCHKEY_MAIL_RETENTION: lifetime.default(7 * 86400),
+  LATCHKEY_SECRET: z.string().min(32, { message: 'accepts at least 32 characters; generate one with: openssl rand -base64 32' }).optional(),
+  LATCHKEY_SECRET_FILE: z.string().min(1, { message: 'accepts a file path' }).optional(),
+  LATCHKEY_KEY_ACTIVATION_DELAY: z
+    .string()
+    .transform((value, ctx) => {
+      const seconds = parseDuration(value);
+      if (seconds === undefined || seconds < 0 || !Number.isInteger(seconds)) {
+        ctx.addIssue({ code: 'custom', message: 'accepts a whole number of seconds, minutes, hours or days, such as 0s, 15m or 1h' });
+        return z.NEVER;
+      }
+      return seconds;
+    })
+    .default(900),
+  LATCHKEY_DIRECT_DATABASE_URL: url('a postgres:// URL', ['postgres:', 'postgresql:']).optional(),
+  LATCHKEY_DB_POOL_SIZE: integer(1, 1000).default(10),
+  LATCHKEY_DB_TIMEOUT: interval.default(5),
+  LATCHKEY_METRICS_PORT: integer(1, 65535).optional(),
+  LATCHKEY_METRICS_TOKEN: z.string().min(16, { message: 'accepts at least 16 characters' }).optional(),
+  LATCHKEY_SHUTDOWN_TIMEOUT: interval.default(10),
 });
 
 export type Environment = 'development' | 'production' | 'test';
@@ -95,7 +114,29 @@ export type Environment = 'development' | 'production' | 'test';
 export interface Config {
   readonly env: Environment;
   readonly http: { readonly port: number; readonly issuer: string; readonly issuerIsDefault: boolean; readonly trustProxy: boolean };
-  readonly db: { readonly url: string | undefined; readonly dataDir: string };
+  readonly db: {
+    readonly url: string | undefined;
+    /** For what needs one session throughout (session advisory locks): PostgreSQL itself, not a transaction pooler. */
+    readonly directUrl: string | undefined;
+    readonly dataDir: string;
+    readonly poolSize: number;
+    /** Milliseconds a query or a wait for a connection may take before the request gets a 503. */
+    readonly timeoutMs: number;
+  };
+  /** Where the master key that seals private keys and secrets at rest comes from. */
+  readonly secret: { readonly value: string | undefined; readonly file: string | undefined };
+  readonly keys: {
+    /** Seconds a new signing key is published before it signs. */
+    readonly activationDelay: number;
+  };
+  readonly ops: {
+    /** Serve /healthz, /readyz and /metrics on this port instead of the main one. */
+    readonly metricsPort: number | undefined;
+    /** Bearer token /metrics requires, when set. */
+    readonly metricsToken: string | undefined;
+    /** Milliseconds SIGTERM waits for in-flight requests. */
+    readonly shutdownTimeoutMs: number;
+  };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly tokens: {
     /** Seconds. */
@@ -146,12 +187,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid ${variable}=${JSON.stringify(present[variable] ?? '')}: ${issue?.message ?? 'invalid value'}`);
   }
   const e = parsed.data;
+  if (e.LATCHKEY_SECRET !== undefined && e.LATCHKEY_SECRET_FILE !== undefined) {
+    throw new ConfigError('invalid LATCHKEY_SECRET_FILE: set LATCHKEY_SECRET or LATCHKEY_SECRET_FILE, not both');
+  }
   const environment: Environment = e.LATCHKEY_ENV ?? (e.DATABASE_URL ? 'production' : 'development');
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return deepFreeze({
     env: environment,
     http: { port: e.PORT, issuer, issuerIsDefault: e.ISSUER === undefined, trustProxy: e.LATCHKEY_TRUST_PROXY },
-    db: { url: e.DATABASE_URL, dataDir: path.resolve(e.LATCHKEY_DATA_DIR) },
+    db: {
+      url: e.DATABASE_URL,
+      directUrl: e.LATCHKEY_DIRECT_DATABASE_URL ?? e.DATABASE_URL,
+      dataDir: path.resolve(e.LATCHKEY_DATA_DIR),
+      poolSize: e.LATCHKEY_DB_POOL_SIZE,
+      timeoutMs: Math.round(e.LATCHKEY_DB_TIMEOUT * 1000),
+    },
+    secret: { value: e.LATCHKEY_SECRET, file: e.LATCHKEY_SECRET_FILE === undefined ? undefined : path.resolve(e.LATCHKEY_SECRET_FILE) },
+    keys: { activationDelay: e.LATCHKEY_KEY_ACTIVATION_DELAY },
+    ops: {
+      metricsPort: e.LATCHKEY_METRICS_PORT,
+      metricsToken: e.LATCHKEY_METRICS_TOKEN,
+      shutdownTimeoutMs: Math.round(e.LATCHKEY_SHUTDOWN_TIMEOUT * 1000),
+    },
     log: { level: e.LATCHKEY_LOG_LEVEL, pretty: environment === 'development' },
     tokens: {
       accessTtl: e.LATCHKEY_ACCESS_TOKEN_TTL,
@@ -188,6 +245,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
  * (OpenID Connect Discovery §3). The CLI's data commands do not need it, so only `serve` checks.
  */
 export function assertServable(config: Config): void {
+  if (config.db.url && !config.secret.value && !config.secret.file) {
+    throw new ConfigError(
+      'missing LATCHKEY_SECRET: with DATABASE_URL every node must share one master key (LATCHKEY_SECRET or LATCHKEY_SECRET_FILE); generate one with: openssl rand -base64 32',
+    );
+  }
   if (config.env !== 'production') return;
   if (config.http.issuerIsDefault) {
     throw new ConfigError('missing ISSUER: production needs the public https URL of this server (or set LATCHKEY_ENV=development)');

@@ -3,6 +3,8 @@ import { createCatalog, type Catalog } from './cache/catalog.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { createLogger, type Logger } from './log.js';
 import { createPasswordHasher, type PasswordHasher } from './domain/passwords.js';
+import { loadSealer } from './secrets/master-key.js';
+import type { Sealer } from './secrets/sealer.js';
 
 /** Everything a domain function needs; one per process (tests build their own). */
 export interface Deps {
@@ -11,6 +13,8 @@ export interface Deps {
   readonly log: Logger;
   readonly passwords: PasswordHasher;
   readonly catalog: Catalog;
+  /** Encrypts and decrypts what is kept secret at rest (private keys, cookie secrets). */
+  readonly sealer: Sealer;
 }
 
 export async function createDeps(
@@ -19,11 +23,19 @@ export async function createDeps(
 ): Promise<Deps> {
   const log = options.log ?? createLogger(config);
   const db = options.db ?? (await openDatabase(config, options.lockHolder ? { lockHolder: options.lockHolder } : {}));
+  let sealer: Sealer;
+  try {
+    sealer = await loadSealer(config, log);
+  } catch (error) {
+    if (!options.db) await db.close();
+    throw error;
+  }
   return {
     config,
     db,
     log,
     passwords: createPasswordHasher(config.argon2),
     catalog: createCatalog(db.knex),
+    sealer,
   };
 }

@@ -29,6 +29,7 @@ const catalogue = {
   'interaction.expired': { status: 400, oauth: 'invalid_request', message: 'This sign-in request has expired. Go back to the application and start again.' },
   'data_dir.locked': { status: 503, oauth: 'temporarily_unavailable', message: 'The data directory is in use by another Latchkey server.' },
   'control.unavailable': { status: 503, oauth: 'temporarily_unavailable', message: 'The running server did not answer.' },
+  'db.unavailable': { status: 503, oauth: 'temporarily_unavailable', message: 'The service is temporarily unavailable. Try again in a moment.' },
   internal: { status: 500, oauth: 'server_error', message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, { status: number; oauth: string; message: string }>;
 

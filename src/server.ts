@@ -21,23 +21,39 @@ export interface RunningServer {
  * owns `deps` (and closes its database after `close()`).
  */
 export async function startServer(deps: Deps, options: { host?: string } = {}): Promise<RunningServer> {
-  await migrateLatest(deps.db);
+  await migrateLatest(deps.db, { sealer: deps.sealer });
   await ensureKeys(deps);
   await ensureFirstPartyClients(deps);
-  let provider = createProvider(deps, await loadKeys(deps));
+  let keys = await loadKeys(deps);
+  let provider = createProvider(deps, keys);
   const app = await createApp(deps, () => provider);
 
-  // oidc-provider reads its keys only when built: a key change anywhere rebuilds it here, and
-  // requests move to the new one as soon as it is ready. Rebuilds run one after another.
+  // oidc-provider reads its keys only when built: a key change anywhere, or a key reaching the
+  // moment it starts or stops signing, rebuilds it here, and requests move to the new one as
+  // soon as it is ready. Rebuilds run one after another.
   let rebuilding = Promise.resolve();
+  let transitionTimer: NodeJS.Timeout | undefined;
+  const scheduleTransition = (retryMs?: number) => {
+    clearTimeout(transitionTimer);
+    if (!keys.nextTransition && retryMs === undefined) return;
+    // setTimeout holds at most about 24.8 days; a later transition is looked at again then.
+    const untilTransition = keys.nextTransition ? Math.max(keys.nextTransition.getTime() - Date.now(), 0) + 50 : Infinity;
+    transitionTimer = setTimeout(rebuildProvider, Math.min(untilTransition, retryMs ?? Infinity, 2 ** 31 - 1)).unref();
+  };
   const rebuildProvider = () => {
     rebuilding = rebuilding
       .then(async () => {
-        provider = createProvider(deps, await loadKeys(deps));
+        keys = await loadKeys(deps);
+        provider = createProvider(deps, keys);
         deps.log.info('signing keys changed; the provider now uses the new set');
+        scheduleTransition();
       })
-      .catch((error: unknown) => deps.log.error({ err: error }, 'could not load the new signing keys; keeping the current ones'));
+      .catch((error: unknown) => {
+        deps.log.error({ err: error }, 'could not load the new signing keys; keeping the current ones and trying again');
+        scheduleTransition(5000);
+      });
   };
+  scheduleTransition();
 
   const feed = startChangeFeed(deps.db.knex, {
     intervalMs: deps.config.cache.pollIntervalMs,
@@ -62,6 +78,7 @@ export async function startServer(deps: Deps, options: { host?: string } = {}): 
   } catch (error) {
     feed.stop();
     stopJobs();
+    clearTimeout(transitionTimer);
     await control?.close();
     throw error;
   }
@@ -69,6 +86,7 @@ export async function startServer(deps: Deps, options: { host?: string } = {}): 
     async close() {
       feed.stop();
       stopJobs();
+      clearTimeout(transitionTimer);
       await control?.close();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -17,7 +17,7 @@ export async function execute<N extends OperationName>(config: Config, name: N, 
     if (owner?.holder === 'server') return callControlServer(config.db.dataDir, name, input);
   }
   return withOwnDatabase(config, async (deps) => {
-    await migrateLatest(deps.db);
+    await migrateLatest(deps.db, { sealer: deps.sealer });
     return runOperation(deps, name, input);
   });
 }

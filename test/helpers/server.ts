@@ -35,6 +35,8 @@ export const testEnv: Record<string, string> = {
   LATCHKEY_ARGON2_MEMORY_KIB: '1024',
   LATCHKEY_ARGON2_TIME: '1',
   LATCHKEY_CACHE_POLL_INTERVAL: '100ms',
+  // Every node of a deployment shares one master key; the tests' servers share this one.
+  LATCHKEY_SECRET: 'test-master-key-0123456789abcdefghijklmnopqrstuvwxyz',
 };
 
 async function boot(database: TestDatabase, port: number, env: Record<string, string>, options: TestServerOptions): Promise<TestServer> {

@@ -1,6 +1,7 @@
 import test from 'ava';
-import { calculateJwkThumbprint, createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import { newSigningKey } from '../../src/domain/keys.js';
 import { bumpChangeCounters } from '../../src/store/change-counters.js';
 import { insertSigningKey } from '../../src/store/keys.js';
 import { registerRp } from '../helpers/rp.js';
@@ -27,11 +28,10 @@ test('a signing key added in the database reaches the running server without a r
   const before = await publishedKids();
 
   // What another node (or a key rotation) does: a new key row and the change counter, in one transaction.
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = await exportJWK(privateKey);
-  const kid = await calculateJwkThumbprint(jwk);
+  const key = await newSigningKey(server.deps.sealer, 'ES256');
+  const { kid } = key;
   await server.deps.db.knex.transaction(async (trx) => {
-    await insertSigningKey(trx, { kid, alg: 'ES256', privateJwk: { ...jwk, kid, alg: 'ES256', use: 'sig' } });
+    await insertSigningKey(trx, key);
     await bumpChangeCounters(trx, 'keys');
   });
 

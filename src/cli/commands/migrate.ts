@@ -6,7 +6,7 @@ import { withOwnDatabase } from '../runner.js';
 
 export async function migrateCommand(config: Config, argv: string[]): Promise<void> {
   const { values } = parse(argv, { json: { type: 'boolean' } });
-  const applied = await withOwnDatabase(config, (deps) => migrateLatest(deps.db));
+  const applied = await withOwnDatabase(config, (deps) => migrateLatest(deps.db, { sealer: deps.sealer }));
   printResult(
     { applied },
     {
