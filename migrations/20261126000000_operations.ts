@@ -24,13 +24,15 @@ export async function up(knex: Knex, { sealer }: MigrationContext): Promise<void
     table.timestamp('superseded_at', { useTz: true });
     table.timestamp('retires_at', { useTz: true });
   });
-  for (const row of await knex('signing_keys').select('kid', 'private_jwk', 'created_at')) {
+  for (const row of await knex('signing_keys').select('kid', 'private_jwk', 'state', 'created_at')) {
     const jwk = parsed(row.private_jwk);
+    // A key taken out of service before keeps no private half: it is retired.
+    const inService = row.state === 'active';
     await knex('signing_keys')
       .where({ kid: row.kid })
       .update({
         public_jwk: JSON.stringify(publicPart(jwk)),
-        sealed_private_jwk: sealer.seal(JSON.stringify(jwk), `signing_key:${row.kid}`),
+        sealed_private_jwk: inService ? sealer.seal(JSON.stringify(jwk), `signing_key:${row.kid}`) : null,
         activates_at: row.created_at,
       });
   }
@@ -43,6 +45,9 @@ export async function up(knex: Knex, { sealer }: MigrationContext): Promise<void
 
   await knex.schema.alterTable('cookie_secrets', (table) => {
     table.text('sealed_secret');
+    // A rotated-in secret signs only once every node has had time to learn it, so no node
+    // rejects a cookie another node just signed.
+    table.timestamp('activates_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     table.timestamp('retires_at', { useTz: true });
   });
   for (const row of await knex('cookie_secrets').select('id', 'secret')) {
@@ -56,6 +61,8 @@ export async function up(knex: Knex, { sealer }: MigrationContext): Promise<void
   });
 }
 
+// For development only: pending and retiring keys come back as plain active ones (the old
+// schema has no lifecycle), and the old code signs with the newest.
 export async function down(knex: Knex, { sealer }: MigrationContext): Promise<void> {
   await knex.schema.alterTable('signing_keys', (table) => {
     table.jsonb('private_jwk');
@@ -87,6 +94,7 @@ export async function down(knex: Knex, { sealer }: MigrationContext): Promise<vo
   }
   await knex.schema.alterTable('cookie_secrets', (table) => {
     table.dropColumn('sealed_secret');
+    table.dropColumn('activates_at');
     table.dropColumn('retires_at');
     table.text('secret').notNullable().alter();
   });

@@ -5,10 +5,13 @@ import { adminApiRouter } from './admin/api/router.js';
 import { adminConsoleRouter } from './admin/console/router.js';
 import type { Deps } from './deps.js';
 import { assetsRouter } from './http/assets.js';
+import { accessLog } from './http/middleware/access-log.js';
 import { errorHandler } from './http/middleware/error-handler.js';
+import { requestId } from './http/middleware/request-id.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
 import { interactionsRouter } from './interactions/routes.js';
 import type { Provider } from './oidc/provider.js';
+import { opsRouter } from './ops/routes.js';
 import { selfServiceRouter } from './self-service/routes.js';
 
 /**
@@ -21,8 +24,13 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
   // The client's address is the one the proxy in front of us added, the last in
   // X-Forwarded-For: entries before it are whatever the client chose to send.
   app.maxIpsCount = 1;
+  app.use(requestId());
+  app.use(accessLog(deps.log, deps.metrics));
   app.use(securityHeaders({ https: deps.config.http.issuer.startsWith('https:') }));
   app.use(errorHandler(deps.log));
+  // /metrics moves to LATCHKEY_METRICS_PORT when that is set (src/ops/server.ts); the probes stay here too.
+  const ops = opsRouter(deps, { metrics: deps.config.ops.metricsPort === undefined });
+  app.use(ops.routes()).use(ops.allowedMethods());
   const assets = await assetsRouter();
   app.use(assets.routes());
   const interactions = interactionsRouter(deps, provider);

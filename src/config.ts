@@ -94,8 +94,8 @@ const envSchema = z.object({
     .string()
     .transform((value, ctx) => {
       const seconds = parseDuration(value);
-      if (seconds === undefined || seconds < 0 || !Number.isInteger(seconds)) {
-        ctx.addIssue({ code: 'custom', message: 'accepts a whole number of seconds, minutes, hours or days, such as 0s, 15m or 1h' });
+      if (seconds === undefined || seconds < 0 || seconds > 365 * 86400 || !Number.isInteger(seconds)) {
+        ctx.addIssue({ code: 'custom', message: 'accepts a whole number of seconds, minutes, hours or days up to 365d, such as 0s, 15m or 1h' });
         return z.NEVER;
       }
       return seconds;
@@ -177,6 +177,26 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Settings whose value is a secret: an error names them but never shows what was set. */
+const SECRET_SETTINGS = new Set(['LATCHKEY_SECRET', 'LATCHKEY_METRICS_TOKEN']);
+/** Settings that are URLs and may carry a password. */
+const URL_SETTINGS = new Set(['DATABASE_URL', 'LATCHKEY_DIRECT_DATABASE_URL', 'LATCHKEY_SMTP_URL']);
+
+/** `NAME="value"` for an error line, without letting a secret reach the logs it is printed to. */
+function shownSetting(variable: string, value: string): string {
+  if (SECRET_SETTINGS.has(variable)) return `${variable} (value not shown)`;
+  if (URL_SETTINGS.has(variable)) {
+    try {
+      const url = new URL(value);
+      if (url.password) url.password = '***';
+      return `${variable}=${JSON.stringify(url.toString())}`;
+    } catch {
+      return `${variable} (value not shown)`;
+    }
+  }
+  return `${variable}=${JSON.stringify(value)}`;
+}
+
 /** Pure: tests pass their own object. Throws ConfigError with one line naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
@@ -184,7 +204,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const variable = issue?.path.join('.') ?? 'environment';
-    throw new ConfigError(`invalid ${variable}=${JSON.stringify(present[variable] ?? '')}: ${issue?.message ?? 'invalid value'}`);
+    throw new ConfigError(`invalid ${shownSetting(variable, present[variable] ?? '')}: ${issue?.message ?? 'invalid value'}`);
   }
   const e = parsed.data;
   if (e.LATCHKEY_SECRET !== undefined && e.LATCHKEY_SECRET_FILE !== undefined) {

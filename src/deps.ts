@@ -3,6 +3,7 @@ import { createCatalog, type Catalog } from './cache/catalog.js';
 import { openDatabase, type Database } from './db/connect.js';
 import { createLogger, type Logger } from './log.js';
 import { createPasswordHasher, type PasswordHasher } from './domain/passwords.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { loadSealer } from './secrets/master-key.js';
 import type { Sealer } from './secrets/sealer.js';
 
@@ -15,6 +16,8 @@ export interface Deps {
   readonly catalog: Catalog;
   /** Encrypts and decrypts what is kept secret at rest (private keys, cookie secrets). */
   readonly sealer: Sealer;
+  /** This process's Prometheus metrics. */
+  readonly metrics: Metrics;
 }
 
 export async function createDeps(
@@ -22,7 +25,7 @@ export async function createDeps(
   options: { log?: Logger; db?: Database; lockHolder?: string } = {},
 ): Promise<Deps> {
   const log = options.log ?? createLogger(config);
-  const db = options.db ?? (await openDatabase(config, options.lockHolder ? { lockHolder: options.lockHolder } : {}));
+  const db = options.db ?? (await openDatabase(config, { log, ...(options.lockHolder ? { lockHolder: options.lockHolder } : {}) }));
   let sealer: Sealer;
   try {
     sealer = await loadSealer(config, log);
@@ -37,5 +40,6 @@ export async function createDeps(
     passwords: createPasswordHasher(config.argon2),
     catalog: createCatalog(db.knex),
     sealer,
+    metrics: createMetrics(db, log),
   };
 }

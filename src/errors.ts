@@ -18,6 +18,7 @@ const catalogue = {
   'initial_access_token.not_found': { status: 404, oauth: 'invalid_request', message: 'No such initial access token.' },
   'admin.unauthenticated': { status: 401, oauth: 'invalid_token', message: 'A valid admin access token is required.' },
   'admin.forbidden': { status: 403, oauth: 'insufficient_scope', message: 'This token does not grant admin access.' },
+  'metrics.unauthenticated': { status: 401, oauth: 'invalid_token', message: 'A valid metrics bearer token is required.' },
   'csrf.invalid': { status: 403, oauth: 'invalid_request', message: 'This form has expired. Go back, reload the page and try again.' },
   'auth.invalid_credentials': { status: 401, oauth: 'access_denied', message: 'The email or password is not correct.' },
   'auth.throttled': { status: 429, oauth: 'temporarily_unavailable', message: 'Too many attempts. Try again later.' },

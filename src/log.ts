@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
+import { currentRequest } from './request-context.js';
 
 export type { Logger };
 
@@ -39,7 +40,16 @@ const redact = [
 ];
 
 export function createLogger(config: Pick<Config, 'log'>, destination?: NodeJS.WritableStream): Logger {
-  const options = { level: config.log.level, redact: { paths: redact, censor: '[redacted]' }, base: null };
+  const options = {
+    level: config.log.level,
+    redact: { paths: redact, censor: '[redacted]' },
+    base: null,
+    // Every line written while a request is handled names it, whichever module writes it.
+    mixin: () => {
+      const request = currentRequest();
+      return request ? { requestId: request.id } : {};
+    },
+  };
   if (destination) return pino(options, destination as pino.DestinationStream);
   if (config.log.pretty) {
     return pino({

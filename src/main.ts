@@ -1,8 +1,14 @@
+import cluster from 'node:cluster';
+import { joinCluster, serveCluster } from './cluster.js';
 import { assertServable, type Config } from './config.js';
 import { createDeps } from './deps.js';
 
-/** `latchkey serve`: runs until SIGTERM/SIGINT, then drains and exits 0. */
-export async function serve(config: Config): Promise<void> {
+/**
+ * `latchkey serve`: runs until SIGTERM or SIGINT, then drains and exits 0. With `workers`, this
+ * process is the primary of that many worker processes, each of which runs the whole server.
+ */
+export async function serve(config: Config, options: { workers?: number } = {}): Promise<void> {
+  if (options.workers !== undefined && cluster.isPrimary) return serveCluster(config, options.workers);
   assertServable(config);
   const deps = await createDeps(config);
   let server;
@@ -15,20 +21,43 @@ export async function serve(config: Config): Promise<void> {
     throw error;
   }
   const { issuer } = config.http;
-  deps.log.info({ issuer, port: config.http.port, engine: deps.db.engine, env: config.env }, 'Latchkey is listening');
-  if (config.env === 'development') printQuickStart(issuer, deps.db.engine === 'embedded' ? config.db.dataDir : undefined);
+  deps.log.info({ issuer, port: config.http.port, engine: deps.db.engine, env: config.env, pid: process.pid }, 'Latchkey is listening');
+  if (config.env === 'development' && cluster.isPrimary) printQuickStart(issuer, deps.db.engine === 'embedded' ? config.db.dataDir : undefined);
 
   let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
+  const stop = async (reason: string) => {
     stopping = true;
-    deps.log.info({ signal }, 'shutting down');
-    await server.close();
-    await deps.db.close();
+    deps.log.info({ reason, timeoutMs: config.ops.shutdownTimeoutMs }, 'shutting down: finishing the requests in flight');
+    try {
+      await server.close();
+      await deps.db.close();
+    } catch (error) {
+      deps.log.error({ err: error }, 'could not shut down cleanly');
+      process.exit(1);
+    }
+    deps.log.info('stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stopping) {
+      void stop(signal);
+      return;
+    }
+    // A second Ctrl-C means now. A second SIGTERM does not: timeout(1) and signals to a process
+    // group deliver it twice, and a supervisor out of patience sends SIGKILL anyway.
+    if (signal !== 'SIGINT') return;
+    deps.log.warn({ signal }, 'second interrupt during shutdown: exiting without waiting for the requests in flight');
+    process.exit(1);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // Ctrl-C reaches the workers and the primary alike, so the primary's request to stop may come
+  // after a signal already did: it is not a second signal.
+  if (cluster.isWorker) {
+    joinCluster(deps.metrics.registry, () => {
+      if (!stopping) void stop('asked by the primary');
+    });
+  }
 }
 
 function printQuickStart(issuer: string, dataDir: string | undefined): void {

@@ -1,18 +1,25 @@
-import http from 'node:http';
 import { createApp } from './app.js';
 import { startChangeFeed } from './cache/change-feed.js';
 import { startControlServer, type ControlServer } from './control/socket.js';
 import { migrateLatest } from './db/migrate.js';
 import type { Deps } from './deps.js';
 import { ensureFirstPartyClients } from './domain/first-party-clients.js';
-import { ensureKeys, loadKeys } from './domain/keys.js';
+import { ensureKeys } from './domain/keys.js';
+import { createDrainableServer } from './http/drain.js';
 import { startBackchannelLogout } from './jobs/backchannel-logout.js';
 import { startCleanup } from './jobs/cleanup.js';
 import type { Job } from './jobs/every.js';
+import { startKeyRetirement } from './jobs/key-retirement.js';
 import { startMailDelivery } from './jobs/mail-delivery.js';
-import { createProvider } from './oidc/provider.js';
+import { markDraining } from './lifecycle.js';
+import { startLiveProvider } from './oidc/live-provider.js';
+import { startOpsServer, type OpsServer } from './ops/server.js';
 
 export interface RunningServer {
+  /**
+   * Graceful shutdown: /readyz turns not ready, listening and background work stop, and the
+   * requests in flight get up to config.ops.shutdownTimeoutMs to finish.
+   */
   close(): Promise<void>;
 }
 
@@ -24,72 +31,58 @@ export async function startServer(deps: Deps, options: { host?: string } = {}): 
   await migrateLatest(deps.db, { sealer: deps.sealer });
   await ensureKeys(deps);
   await ensureFirstPartyClients(deps);
-  let keys = await loadKeys(deps);
-  let provider = createProvider(deps, keys);
-  const app = await createApp(deps, () => provider);
-
-  // oidc-provider reads its keys only when built: a key change anywhere, or a key reaching the
-  // moment it starts or stops signing, rebuilds it here, and requests move to the new one as
-  // soon as it is ready. Rebuilds run one after another.
-  let rebuilding = Promise.resolve();
-  let transitionTimer: NodeJS.Timeout | undefined;
-  const scheduleTransition = (retryMs?: number) => {
-    clearTimeout(transitionTimer);
-    if (!keys.nextTransition && retryMs === undefined) return;
-    // setTimeout holds at most about 24.8 days; a later transition is looked at again then.
-    const untilTransition = keys.nextTransition ? Math.max(keys.nextTransition.getTime() - Date.now(), 0) + 50 : Infinity;
-    transitionTimer = setTimeout(rebuildProvider, Math.min(untilTransition, retryMs ?? Infinity, 2 ** 31 - 1)).unref();
-  };
-  const rebuildProvider = () => {
-    rebuilding = rebuilding
-      .then(async () => {
-        keys = await loadKeys(deps);
-        provider = createProvider(deps, keys);
-        deps.log.info('signing keys changed; the provider now uses the new set');
-        scheduleTransition();
-      })
-      .catch((error: unknown) => {
-        deps.log.error({ err: error }, 'could not load the new signing keys; keeping the current ones and trying again');
-        scheduleTransition(5000);
-      });
-  };
-  scheduleTransition();
+  const live = await startLiveProvider(deps);
+  const provider = live.current;
+  const app = await createApp(deps, provider);
 
   const feed = startChangeFeed(deps.db.knex, {
     intervalMs: deps.config.cache.pollIntervalMs,
     log: deps.log,
     onChange: (topic) => {
-      if (topic === 'keys') rebuildProvider();
+      if (topic === 'keys') live.keysChanged();
       else deps.catalog.invalidate(topic);
     },
   });
-  const jobs: Job[] = [startCleanup(deps), startMailDelivery(deps), startBackchannelLogout(deps, () => provider)].filter((job): job is Job => job !== undefined);
-  const stopJobs = () => {
-    for (const job of jobs) job.stop();
-  };
+  const jobs: Job[] = [startCleanup(deps), startKeyRetirement(deps), startMailDelivery(deps), startBackchannelLogout(deps, provider)].filter((job): job is Job => job !== undefined);
+  // Resolves once the runs in progress have ended: the caller closes the database next.
+  const stopJobs = () => Promise.all(jobs.map((job) => job.stop()));
   let control: ControlServer | undefined;
-  const server = http.createServer(app.callback());
+  let ops: OpsServer | undefined;
+  const listener = createDrainableServer(app.callback());
   try {
     if (deps.db.engine === 'embedded') control = await startControlServer(deps);
+    // LATCHKEY_METRICS_PORT: the probes and /metrics on a port of their own, up before the main one.
+    const metricsPort = deps.config.ops.metricsPort;
+    if (metricsPort !== undefined) ops = await startOpsServer(deps, { port: metricsPort, host: options.host ?? '0.0.0.0' });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(deps.config.http.port, options.host ?? '0.0.0.0', () => resolve());
+      listener.server.once('error', reject);
+      listener.server.listen(deps.config.http.port, options.host ?? '0.0.0.0', () => resolve());
     });
   } catch (error) {
     feed.stop();
-    stopJobs();
-    clearTimeout(transitionTimer);
+    await stopJobs();
+    await live.stop();
     await control?.close();
+    await ops?.close();
     throw error;
+  }
+  if (deps.config.env === 'production' && deps.config.ops.metricsPort === undefined && !deps.config.ops.metricsToken) {
+    deps.log.warn('/metrics is open to anyone who can reach the main port: set LATCHKEY_METRICS_PORT (a port inside your network) or LATCHKEY_METRICS_TOKEN');
   }
   return {
     async close() {
+      markDraining(deps);
+      // Stop listening first, so the load balancer's next attempt goes to another node at once.
+      const drained = listener.drain(deps.config.ops.shutdownTimeoutMs);
       feed.stop();
-      stopJobs();
-      clearTimeout(transitionTimer);
+      const jobsStopped = stopJobs();
+      const rebuildsStopped = live.stop();
       await control?.close();
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await drained;
+      await jobsStopped;
+      await rebuildsStopped;
+      // Last, so /readyz there says not ready and metrics are scraped while the main port drains.
+      await ops?.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AUDIT_EVENT_TYPES } from '../domain/audit.js';
 import { CONFIDENTIAL_AUTH_METHODS, GRANT_TYPES } from '../domain/clients.js';
+import { SIGNING_ALGORITHMS } from '../domain/keys.js';
 
 // The admin API's request shapes, as clients send them (snake_case, like OAuth metadata). They
 // check types only: the domain functions own every rule and parse their input again. The
@@ -180,5 +181,17 @@ export const createInitialAccessTokenBody = z
   .object({
     description: text.optional(),
     expires_in: seconds('Seconds until the token stops working; none means until revoked').optional(),
+  })
+  .strict();
+
+// ---- signing keys ----
+
+export const rotateKeysBody = z
+  .object({
+    algs: z
+      .array(z.enum(SIGNING_ALGORITHMS, expected(SIGNING_ALGORITHMS.join(' or '))), expected('an array of algorithms'))
+      .optional()
+      .describe(`Which keys to rotate (default: ${SIGNING_ALGORITHMS.join(' and ')})`),
+    activation_delay: seconds('Seconds the new keys are published before they sign (default LATCHKEY_KEY_ACTIVATION_DELAY)').optional(),
   })
   .strict();

@@ -1,5 +1,6 @@
 import type { Page } from '../domain/pagination.js';
 import type { UserGrant } from '../domain/grants.js';
+import type { KeyInfo } from '../domain/keys.js';
 import type { AuditEventRow } from '../store/audit-events.js';
 import type { ClientRow } from '../store/clients.js';
 import type { InitialAccessTokenRow } from '../store/initial-access-tokens.js';
@@ -87,5 +88,19 @@ export function initialAccessTokenJson(token: InitialAccessTokenRow) {
     created_at: iso(token.createdAt),
     expires_at: iso(token.expiresAt),
     revoked_at: iso(token.revokedAt),
+  };
+}
+
+/** A signing key's public facts: never key material. */
+export function keyJson(key: KeyInfo) {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    state: key.state,
+    created_at: iso(key.createdAt),
+    activates_at: iso(key.activatesAt),
+    superseded_at: iso(key.supersededAt),
+    retires_at: iso(key.retiresAt),
+    age_seconds: key.ageSeconds,
   };
 }

@@ -1,9 +1,11 @@
+import cluster from 'node:cluster';
 import { configFromProcess } from '../config.js';
 import { parse } from './args.js';
 import { auditCommand } from './commands/audit.js';
 import { clientsCommand } from './commands/clients.js';
 import { grantsCommand } from './commands/grants.js';
 import { initialAccessTokensCommand } from './commands/initial-access-tokens.js';
+import { keysCommand } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
 import { resourcesCommand } from './commands/resources.js';
 import { usersCommand } from './commands/users.js';
@@ -16,7 +18,8 @@ Every command takes --json: one JSON document on stdout (lists: {"items": [...],
 Lists take --limit N and --cursor C (the next_cursor of the page before). Durations: 300, 5m, 1h, 30d.
 On update a list flag replaces the whole list, and "" clears a setting (--logo-uri "").
 
-  serve                          run the server (migrates the database first)
+  serve [--workers N]            run the server (migrates the database first); --workers runs
+                                 N processes (1-64) on the one port, and needs DATABASE_URL
   migrate                        apply pending database migrations
 
   users create --email E [--name N] [--password P] [--email-verified] [--admin]
@@ -55,6 +58,11 @@ On update a list flag replaces the whole list, and "" clears a setting (--logo-u
 
   audit list [--type T] [--actor ID] [--subject ID] [--from ISO] [--to ISO]
 
+  keys list                                    (state and age of each signing key)
+  keys rotate [--alg ES256|RS256 ...] [--delay 15m]
+                                 new keys are published at once and sign after the delay
+                                 (default LATCHKEY_KEY_ACTIVATION_DELAY)
+
 Configuration comes from environment variables (see the README).`;
 
 const groups: Record<string, Subcommand> = {
@@ -65,7 +73,18 @@ const groups: Record<string, Subcommand> = {
   grants: grantsCommand,
   'initial-access-tokens': initialAccessTokensCommand,
   audit: auditCommand,
+  keys: keysCommand,
 };
+
+const MAX_WORKERS = 64;
+
+function workerCount(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_WORKERS) {
+    throw new UsageError(`--workers takes a whole number from 1 to ${MAX_WORKERS}`);
+  }
+  return Number(value);
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -75,10 +94,11 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = configFromProcess();
   if (command === 'serve') {
-    parse(rest, {});
+    const { values } = parse(rest, { workers: { type: 'string' } });
+    const workers = workerCount(values.workers);
     // Only the server loads the provider and the HTTP stack; other commands stay light.
     const { serve } = await import('../main.js');
-    return serve(config);
+    return serve(config, workers === undefined ? {} : { workers });
   }
   if (!Object.hasOwn(groups, command)) throw new UsageError(`unknown command "${command}"`);
   return groups[command]!(config, rest);
@@ -86,4 +106,6 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   process.exitCode = reportError(error);
+  // A `serve --workers` worker that could not start: its channel to the primary would keep it alive.
+  if (cluster.isWorker) process.exit();
 });

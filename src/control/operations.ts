@@ -3,6 +3,7 @@ import {
   clientJson,
   grantJson,
   initialAccessTokenJson,
+  keyJson,
   pageJson,
   resourceJson,
   userJson,
@@ -12,6 +13,7 @@ import { cliActor, listAuditEvents, type AuditQuery } from '../domain/audit.js';
 import { createClient, deleteClient, getClient, listClients, rotateClientSecret, updateClient, type ClientWithSecret } from '../domain/clients.js';
 import { listUserGrants, revokeGrant } from '../domain/grants.js';
 import { createInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken } from '../domain/initial-access-tokens.js';
+import { listKeys, rotateKeys } from '../domain/keys.js';
 import type { PageRequest } from '../domain/pagination.js';
 import { createResource, deleteResource, getResource, listResources, updateResource } from '../domain/resources.js';
 import { importUsers, type ImportOptions } from '../domain/user-import.js';
@@ -76,6 +78,8 @@ export const operations = {
   'initial-access-tokens.revoke': async (deps: Deps, input: { id: string }) =>
     initialAccessTokenJson(await revokeInitialAccessToken(deps, cliActor(), input.id)),
   'audit.list': async (deps: Deps, input: AuditQuery) => pageJson(await listAuditEvents(deps, input), auditEventJson),
+  'keys.list': async (deps: Deps) => ({ items: (await listKeys(deps)).map(keyJson), next_cursor: null }),
+  'keys.rotate': async (deps: Deps, input: Second<typeof rotateKeys>) => ({ rotated: (await rotateKeys(deps, cliActor(), input)).map(keyJson) }),
 } as const;
 
 export type OperationName = keyof typeof operations;

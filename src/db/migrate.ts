@@ -19,13 +19,16 @@ interface MigrationModule {
 
 const MIGRATION_FILE = /^\d{14}_[a-z0-9_]+\.ts$/;
 
-/** The migrations this code base knows, by name, in order. */
+let known: string[] | undefined;
+
+/** The migrations this code base knows, by name, in order (they ship with the code: read once). */
 export function knownMigrations(): string[] {
-  return fs
+  known ??= fs
     .readdirSync(migrationsDir)
     .filter((file) => MIGRATION_FILE.test(file))
     .sort()
     .map((file) => file.replace(/\.ts$/, ''));
+  return [...known];
 }
 
 // Knex's directory loader guesses module formats; listing the folder ourselves keeps ESM +

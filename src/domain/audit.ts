@@ -43,6 +43,7 @@ export const AUDIT_EVENT_TYPES = [
   'resource.deleted',
   'initial_access_token.created',
   'initial_access_token.revoked',
+  'keys.rotated',
   'admin.access_denied',
 ] as const;
 

@@ -8,6 +8,7 @@ import { adminResourceIdentifier } from '../domain/admin-access.js';
 import { recordAudit } from '../domain/audit.js';
 import { assertNotThrottled, clearFailures, emailThrottle, recordFailure } from '../domain/throttle.js';
 import { LatchkeyError } from '../errors.js';
+import { loginOutcome } from '../metrics.js';
 import { pageCsrf } from '../http/middleware/page-csrf.js';
 import { renderPage } from '../http/render.js';
 import { pageLanguage } from '../oidc/locales.js';
@@ -27,7 +28,9 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
   const csrf = pageCsrf({ keys: () => cookieSecrets(provider()), secure: deps.config.http.issuer.startsWith('https:') });
 
+  // One provider for the whole request: a key change may swap in a new one meanwhile.
   router.use(async (ctx, next) => {
+    ctx.state.provider = provider();
     ctx.set('Cache-Control', 'no-store');
     try {
       await next();
@@ -38,15 +41,17 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
   });
   router.use(form, csrf);
 
+  const providerOf = (ctx: Context) => ctx.state.provider as Provider;
+
   async function details(ctx: Context): Promise<Details> {
-    const found = await provider().interactionDetails(ctx.req, ctx.res);
+    const found = await providerOf(ctx).interactionDetails(ctx.req, ctx.res);
     // The interaction cookie is bound to its uid; a uid in the URL that is not that one is stale.
     if (found.uid !== ctx.params.uid) throw new LatchkeyError('interaction.expired');
     return found;
   }
 
-  async function clientName(clientId: unknown): Promise<string> {
-    const client = typeof clientId === 'string' ? await provider().Client.find(clientId) : undefined;
+  async function clientName(ctx: Context, clientId: unknown): Promise<string> {
+    const client = typeof clientId === 'string' ? await providerOf(ctx).Client.find(clientId) : undefined;
     return client?.clientName ?? (typeof clientId === 'string' ? clientId : 'the application');
   }
 
@@ -54,7 +59,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     ctx.type = 'html';
     ctx.body = await renderPage('interactions/login', { title: 'Sign in', lang: pageLanguage(interaction.params.ui_locales) }, {
       uid: interaction.uid,
-      clientName: await clientName(interaction.params.client_id),
+      clientName: await clientName(ctx, interaction.params.client_id),
       email: state.email,
       error: state.error,
       unverified: state.unverified ?? false,
@@ -64,7 +69,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
   }
 
   async function finish(ctx: Context, result: InteractionResults, merge: boolean) {
-    const redirectTo = await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    const redirectTo = await providerOf(ctx).interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
     // 303: the browser follows a POST with a GET.
     ctx.status = 303;
     ctx.redirect(redirectTo);
@@ -85,7 +90,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       ctx.type = 'html';
       ctx.body = await renderPage('interactions/consent', { title: 'Allow access', lang: pageLanguage(interaction.params.ui_locales) }, {
         uid: interaction.uid,
-        clientName: await clientName(interaction.params.client_id),
+        clientName: await clientName(ctx, interaction.params.client_id),
         accountEmail: account?.email ?? '',
         permissions: describePermissions(interaction.prompt.details),
         // The user allowed this application something before: the page lists only what is new.
@@ -105,6 +110,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     try {
       const standing = await assertNotThrottled(deps, throttle);
       const user = await authenticate(deps, submitted);
+      deps.metrics.logins.inc({ outcome: 'success' });
       await clearFailures(deps, standing);
       await recordAudit(deps.db.knex, { type: 'user', id: user.id, ip: ctx.ip }, {
         type: 'user.signed_in',
@@ -117,6 +123,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       if (error.code === 'auth.invalid_credentials') await countFailedSignIn(ctx, interaction, submitted.email, throttle);
       else if (error.code === 'auth.throttled') ctx.set('Retry-After', String(error.retryAfter));
       else if (error.code !== 'auth.email_unverified') throw error;
+      deps.metrics.logins.inc({ outcome: loginOutcome(error.code) });
       ctx.status = error.status;
       await showLogin(ctx, interaction, { email: submitted.email, error: error.message, unverified: error.code === 'auth.email_unverified' });
     }
@@ -148,7 +155,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       await finish(ctx, { error: 'access_denied', error_description: 'Only administrators may use the admin API.' }, false);
       return;
     }
-    const { Grant } = provider();
+    const { Grant } = providerOf(ctx);
     const grant = (interaction.grantId ? await Grant.find(interaction.grantId) : undefined) ?? new Grant({ accountId, clientId });
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);

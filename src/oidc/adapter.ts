@@ -20,6 +20,7 @@ import {
 } from '../store/oidc-payloads.js';
 import { now } from '../util/clock.js';
 import { sha256 } from '../util/digest.js';
+import { orUnavailable } from './unavailable.js';
 
 /**
  * Ids are stored as SHA-256 digests and `jti` is left out of the stored payload, so a
@@ -218,8 +219,21 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
 
   // oidc-provider accepts a factory and asks it once per model.
   return (model: string) => {
-    if (model === 'Client') return new ClientAdapter();
-    if (model === 'InitialAccessToken') return new InitialAccessTokenAdapter();
-    return new PayloadAdapter(model);
+    if (model === 'Client') return failingFast(new ClientAdapter());
+    if (model === 'InitialAccessToken') return failingFast(new InitialAccessTokenAdapter());
+    return failingFast(new PayloadAdapter(model));
+  };
+}
+
+/** Every adapter call reaches the database (or the catalog behind it): an outage answers 503, not 500. */
+function failingFast(adapter: Adapter): Adapter {
+  return {
+    upsert: (id, payload, expiresIn) => orUnavailable(() => adapter.upsert(id, payload, expiresIn)),
+    find: (id) => orUnavailable(() => adapter.find(id)),
+    findByUserCode: (userCode) => orUnavailable(() => adapter.findByUserCode(userCode)),
+    findByUid: (uid) => orUnavailable(() => adapter.findByUid(uid)),
+    consume: (id) => orUnavailable(() => adapter.consume(id)),
+    destroy: (id) => orUnavailable(() => adapter.destroy(id)),
+    revokeByGrantId: (grantId) => orUnavailable(() => adapter.revokeByGrantId(grantId)),
   };
 }

@@ -15,6 +15,7 @@ import { findAccount } from './find-account.js';
 import { renderErrorPage } from './error-page.js';
 import { pageLanguage, UI_LOCALES } from './locales.js';
 import { outgoingFetch } from './outgoing-fetch.js';
+import { orUnavailable } from './unavailable.js';
 
 /** Standard claims Latchkey holds, by the scope that releases them (OIDC Core §5.4). */
 export const CLAIMS = {
@@ -166,17 +167,17 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        allowedPolicy: (_ctx, client, token) => mayInspectToken(deps, client.clientId, token as TokenLike),
+        allowedPolicy: (_ctx, client, token) => orUnavailable(() => mayInspectToken(deps, client.clientId, token as TokenLike)),
       },
       revocation: {
         enabled: true,
-        allowedPolicy: (_ctx, client, token) => mayInspectToken(deps, client.clientId, token as TokenLike),
+        allowedPolicy: (_ctx, client, token) => orUnavailable(() => mayInspectToken(deps, client.clientId, token as TokenLike)),
       },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => undefined,
         useGrantedResource: () => false,
-        getResourceServerInfo: (_ctx, indicator, client) => resourceServerInfo(deps, indicator, client.clientId),
+        getResourceServerInfo: (_ctx, indicator, client) => orUnavailable(() => resourceServerInfo(deps, indicator, client.clientId)),
       },
       rpInitiatedLogout: {
         enabled: true,
@@ -227,9 +228,10 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
       const grantId = result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined);
       const current = grantId ? await provider.Grant.find(grantId) : undefined;
       if (current || !client || !session?.accountId) return current;
-      const latest = await findLatestGrantId(deps.db.knex, session.accountId, client.clientId, now());
+      const { accountId } = session;
+      const latest = await orUnavailable(() => findLatestGrantId(deps.db.knex, accountId, client.clientId, now()));
       const grant = latest ? await provider.Grant.find(latest) : undefined;
-      return grant?.accountId === session.accountId ? grant : undefined;
+      return grant?.accountId === accountId ? grant : undefined;
     },
     rotateRefreshToken: true,
     // OIDC Core §3.1.2.1: redirect_uri is required, even when the client registered only one.

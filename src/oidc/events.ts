@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import Provider from 'oidc-provider';
+import { unavailableReason } from '../db/unavailable.js';
 import type { Deps } from '../deps.js';
 import { recordAudit } from '../domain/audit.js';
 import { sha256 } from '../util/digest.js';
@@ -53,7 +54,10 @@ export function logProviderEvents(provider: Provider, deps: Deps): void {
     emitter.on(event, (ctx: { status?: number }, error: Error & { error?: string; error_description?: string; status?: number }) => {
       const status = error.status ?? ctx.status ?? 500;
       const fields = { event, error: error.error ?? error.name, description: error.error_description, status };
-      if (status >= 500) log.error({ ...fields, err: error }, 'provider error');
+      // An outage answers every request with a 503 (oidc/unavailable.ts): a warning each, not a stack trace each.
+      const reason = status === 503 ? unavailableReason(error) : undefined;
+      if (reason !== undefined) log.warn({ ...fields, reason }, 'the database did not answer');
+      else if (status >= 500) log.error({ ...fields, err: error }, 'provider error');
       else log.debug(fields, 'provider rejected a request');
     });
   }

@@ -1,10 +1,11 @@
 import type { Account } from 'oidc-provider';
 import type { Deps } from '../deps.js';
 import { findActiveAccount } from '../domain/accounts.js';
+import { orUnavailable } from './unavailable.js';
 
 /** A disabled or deleted user has no account: their sessions stop working and they must sign in again. */
 export async function findAccount(deps: Deps, sub: string): Promise<Account | undefined> {
-  const user = await findActiveAccount(deps, sub);
+  const user = await orUnavailable(() => findActiveAccount(deps, sub));
   if (!user) return undefined;
   return {
     accountId: user.id,

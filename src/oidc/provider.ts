@@ -8,7 +8,9 @@ import { LatchkeyError } from '../errors.js';
 import { now } from '../util/clock.js';
 import { providerConfiguration } from './configuration.js';
 import { logProviderEvents } from './events.js';
+import { observeProvider } from './observe.js';
 import { registrationManagement } from './registration.js';
+import { orUnavailable } from './unavailable.js';
 
 export type { Provider };
 
@@ -39,25 +41,29 @@ async function assertClientNotThrottled(deps: Deps, throttle: ReturnType<typeof 
  * during a rotation's grace window, and counts failures per client and per network address.
  */
 function compareSecretsByDigest(deps: Deps, provider: Provider): void {
-  provider.Client.prototype.compareClientSecret = async function compareClientSecret(this: { clientId: string }, presented: string) {
-    const ctx = Provider.ctx;
-    const ip = ctx?.ip ?? 'unknown';
-    const throttle = clientThrottle(deps, this.clientId, ip);
-    const standing = await assertClientNotThrottled(deps, throttle);
-    const client = await deps.catalog.client(this.clientId);
-    if (client !== undefined && clientSecretMatches(client, presented, now())) {
-      await clearFailures(deps, standing);
-      return true;
-    }
-    const wait = await recordFailure(deps, throttle);
-    await recordAudit(deps.db.knex, { type: 'client', id: this.clientId, ip }, {
-      type: 'client.auth_failed',
-      subject: { type: 'client', id: this.clientId },
-      outcome: 'failure',
-      details: { endpoint: ctx?.oidc?.route ?? 'unknown', ...(wait !== undefined ? { locked_out_seconds: wait } : {}) },
-    });
-    return false;
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientId: string }, presented: string) {
+    return orUnavailable(() => compareByDigest(deps, this.clientId, presented));
   };
+}
+
+async function compareByDigest(deps: Deps, clientId: string, presented: string): Promise<boolean> {
+  const ctx = Provider.ctx;
+  const ip = ctx?.ip ?? 'unknown';
+  const throttle = clientThrottle(deps, clientId, ip);
+  const standing = await assertClientNotThrottled(deps, throttle);
+  const client = await deps.catalog.client(clientId);
+  if (client !== undefined && clientSecretMatches(client, presented, now())) {
+    await clearFailures(deps, standing);
+    return true;
+  }
+  const wait = await recordFailure(deps, throttle);
+  await recordAudit(deps.db.knex, { type: 'client', id: clientId, ip }, {
+    type: 'client.auth_failed',
+    subject: { type: 'client', id: clientId },
+    outcome: 'failure',
+    details: { endpoint: ctx?.oidc?.route ?? 'unknown', ...(wait !== undefined ? { locked_out_seconds: wait } : {}) },
+  });
+  return false;
 }
 
 /** The provider's cookie secrets (newest first), which also sign Latchkey's own cookies and CSRF tokens. */
@@ -73,6 +79,7 @@ export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
   // As in app.ts: only the address our own proxy appended is trusted.
   provider.maxIpsCount = 1;
   logProviderEvents(provider, deps);
+  observeProvider(provider, deps);
   compareSecretsByDigest(deps, provider);
   provider.use(registrationManagement(deps));
   return provider;

@@ -1,9 +1,11 @@
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Deps } from '../deps.js';
 import { clientSecretMatches } from '../domain/clients.js';
 import { now } from '../util/clock.js';
 import { REGISTRATION_PATH } from './configuration.js';
+import { answerUnavailable } from './unavailable.js';
 
 const CLIENT_ROUTE = new RegExp(`^${REGISTRATION_PATH}/([^/]+)$`);
 
@@ -84,7 +86,16 @@ export function registrationManagement(deps: Deps): Parameters<Provider['use']>[
   return async (ctx: Context, next: Next) => {
     const clientId = clientIdOf(ctx.path);
     if (clientId === undefined) return next();
-    if (ctx.method === 'PUT' && ctx.is('application/json') && !(await verifyPresentedSecret(deps, ctx, clientId))) return;
+    if (ctx.method === 'PUT' && ctx.is('application/json')) {
+      try {
+        if (!(await verifyPresentedSecret(deps, ctx, clientId))) return;
+      } catch (error) {
+        if (!isDatabaseUnavailable(error)) throw error;
+        // This runs before the provider's routes, outside their error handler.
+        answerUnavailable(ctx);
+        return;
+      }
+    }
     await next();
     if ((ctx.method === 'GET' || ctx.method === 'PUT') && isPlainObject(ctx.body)) {
       delete ctx.body.client_secret;

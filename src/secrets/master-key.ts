@@ -31,11 +31,11 @@ async function readKeyFile(file: string, variable: string): Promise<string> {
  */
 async function embeddedKey(dataDir: string, log: Logger): Promise<string> {
   const file = generatedKeyPath(dataDir);
-  try {
-    return await readKeyFile(file, 'the generated master key');
-  } catch (error) {
-    if (!(error instanceof ConfigError) || !error.message.includes('no such file')) throw error;
-  }
+  const exists = await fs.access(file).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return readKeyFile(file, 'the generated master key');
   const secret = randomBytes(32).toString('base64url');
   try {
     await fs.writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });

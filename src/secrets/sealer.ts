@@ -17,6 +17,8 @@ export class SealError extends Error {
 }
 
 const VERSION = 'v1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 
 function derive(secret: string, info: string): Buffer {
   return Buffer.from(hkdfSync('sha256', Buffer.from(secret, 'utf8'), 'latchkey', info, 32));
@@ -28,22 +30,33 @@ export function createSealer(masterSecret: string): Sealer {
   const keyId = derive(masterSecret, 'latchkey seal key id v1').subarray(0, 6).toString('base64url');
   return {
     seal(plaintext, context) {
-      const iv = randomBytes(12);
+      const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       cipher.setAAD(Buffer.from(context, 'utf8'));
       const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       return [VERSION, keyId, iv.toString('base64url'), ciphertext.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
     },
     open(sealed, context) {
-      const [version, sealedKeyId, iv, ciphertext, tag] = sealed.split('.');
-      if (version !== VERSION || !sealedKeyId || iv === undefined || ciphertext === undefined || tag === undefined) {
+      const parts = sealed.split('.');
+      const [version, sealedKeyId, iv, ciphertext, tag] = parts;
+      // Exact lengths: GCM would accept a shorter tag, which makes forging a value far easier.
+      if (
+        parts.length !== 5 ||
+        version !== VERSION ||
+        !sealedKeyId ||
+        iv === undefined ||
+        ciphertext === undefined ||
+        tag === undefined ||
+        Buffer.from(iv, 'base64url').length !== IV_BYTES ||
+        Buffer.from(tag, 'base64url').length !== TAG_BYTES
+      ) {
         throw new SealError(`${context} is not a sealed value`);
       }
       if (sealedKeyId !== keyId) {
         throw new SealError(`${context} was encrypted with a different master key: LATCHKEY_SECRET must be the one this database was set up with`);
       }
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
         decipher.setAAD(Buffer.from(context, 'utf8'));
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
         return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');

@@ -4,9 +4,10 @@ import { toNumber } from './sql.js';
 export type ChangeTopic = 'clients' | 'resources' | 'keys';
 
 /**
- * Called once, at the end of the transaction that made the change, so the bump commits with
- * it. Topics are locked in one fixed order: two transactions bumping the same topics in
- * different orders would deadlock.
+ * Called once, inside the transaction that made the change, so the bump commits with it
+ * (usually at its end; first where its row lock should also serialise concurrent changes, as
+ * key rotation does). Topics are locked in one fixed order: two transactions bumping the same
+ * topics in different orders would deadlock.
  */
 export async function bumpChangeCounters(db: Knex, ...topics: ChangeTopic[]): Promise<void> {
   for (const topic of [...new Set(topics)].sort()) {

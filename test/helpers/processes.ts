@@ -74,10 +74,10 @@ export interface ServerProcess {
   kill(): Promise<Exit>;
 }
 
-/** Spawns `latchkey serve` without waiting for it to listen. */
-export function spawnServer(env: Record<string, string>, port: number): ServerProcess {
+/** Spawns `latchkey serve [...args]` without waiting for it to listen. */
+export function spawnServer(env: Record<string, string>, port: number, args: string[] = []): ServerProcess {
   const issuer = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'serve', ...args], {
     cwd: repoRoot,
     env: processEnv({ PORT: String(port), ISSUER: issuer, ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -103,6 +103,9 @@ type Probe = () => Promise<Response | Response[]>;
  * fails "every GET route is in the table" below: add it with a request that reaches its page.
  */
 const routes: Record<string, Probe> = {
+  '/healthz': () => get('/healthz'),
+  '/readyz': () => get('/readyz'),
+  '/metrics': () => get('/metrics'),
   '/assets/:name': () => get('/assets/latchkey.css'),
   '/interaction/:uid': async () => {
     const { browser, page } = await loginPage();
@@ -123,6 +126,7 @@ const routes: Record<string, Probe> = {
   '/admin/api/v1/resources/:identifier': () => api(`/resources/${encodeURIComponent(fixture.resource)}`),
   '/admin/api/v1/initial-access-tokens': () => api('/initial-access-tokens'),
   '/admin/api/v1/audit-events': () => api('/audit-events'),
+  '/admin/api/v1/keys': () => api('/keys'),
   '/admin/api/v1/openapi.json': () => api('/openapi.json'),
   '/admin/api/v1/{*rest}': () => api('/no-such-thing'),
   '/admin/callback': () => get('/admin/callback?code=x&state=y'),

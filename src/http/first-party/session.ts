@@ -1,6 +1,8 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Router } from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
+import * as oidc from 'openid-client';
+import { databaseUnavailable } from '../../db/unavailable.js';
 import type { Deps } from '../../deps.js';
 import { LatchkeyError } from '../../errors.js';
 import { cookieSecrets, type Provider } from '../../oidc/provider.js';
@@ -122,6 +124,10 @@ export function firstPartySession<P>(deps: Deps, provider: () => Provider, optio
       try {
         token = await openid.finish(ctx.querystring, pending);
       } catch (error) {
+        // The token endpoint's own 503 (the database is away) is not the user's doing: say so.
+        if (error instanceof oidc.ResponseBodyError && error.error === 'temporarily_unavailable') {
+          throw databaseUnavailable(error);
+        }
         throw new LatchkeyError('interaction.expired', `This sign-in could not be completed. Open ${options.label} again.`, { cause: error });
       }
       jar.set(ctx, cookieName, token);

@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from '../../log.js';
+import { databaseUnavailable, isDatabaseUnavailable, unavailableReason } from '../../db/unavailable.js';
 import { LatchkeyError } from '../../errors.js';
 import { renderPage } from '../render.js';
 
@@ -10,11 +11,25 @@ function wantsHtml(ctx: Context): boolean {
 /** Koa and its body parser throw http-errors (`status`, `expose`) for bad requests; keep them 4xx. */
 function asLatchkeyError(caught: unknown): LatchkeyError {
   if (caught instanceof LatchkeyError) return caught;
+  if (isDatabaseUnavailable(caught)) return databaseUnavailable(caught);
   const status = (caught as { status?: unknown }).status;
   if (status === 413) return new LatchkeyError('input.too_large', undefined, { cause: caught });
   if (status === 404) return new LatchkeyError('route.not_found', undefined, { cause: caught });
   if (typeof status === 'number' && status >= 400 && status < 500) return new LatchkeyError('input.invalid', undefined, { cause: caught });
   return new LatchkeyError('internal', undefined, { cause: caught });
+}
+
+/**
+ * The error to answer with, logged when it is ours (unknown) or the database's (away), with its
+ * status and Retry-After set on the response.
+ */
+export function failure(ctx: Context, caught: unknown, log: Logger): LatchkeyError {
+  const error = asLatchkeyError(caught);
+  if (error.code === 'internal') log.error({ err: caught, path: ctx.path }, 'request failed');
+  if (error.code === 'db.unavailable') log.warn({ reason: unavailableReason(caught), path: ctx.path }, 'the database did not answer');
+  ctx.status = error.status;
+  if (error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
+  return error;
 }
 
 /**
@@ -27,11 +42,8 @@ export function errorHandler(log: Logger) {
     try {
       await next();
     } catch (caught) {
-      const error = asLatchkeyError(caught);
-      if (error.code === 'internal') log.error({ err: caught, path: ctx.path }, 'request failed');
-      ctx.status = error.status;
+      const error = failure(ctx, caught, log);
       ctx.set('Cache-Control', 'no-store');
-      if (error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
       if (wantsHtml(ctx)) {
         ctx.type = 'html';
         ctx.body = await renderPage('error', { title: 'Error' }, {

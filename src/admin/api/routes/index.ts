@@ -3,6 +3,7 @@ import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
 import { grantRoutes } from './grants.js';
 import { initialAccessTokenRoutes } from './initial-access-tokens.js';
+import { keyRoutes } from './keys.js';
 import { resourceRoutes } from './resources.js';
 import { userRoutes } from './users.js';
 
@@ -13,5 +14,6 @@ export const operationRoutes: Route[] = [
   ...grantRoutes,
   ...resourceRoutes,
   ...initialAccessTokenRoutes,
+  ...keyRoutes,
   ...auditRoutes,
 ];
