@@ -10,6 +10,8 @@ import { errorHandler } from './http/middleware/error-handler.js';
 import { requestId } from './http/middleware/request-id.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
 import { interactionsRouter } from './interactions/routes.js';
+import { DISCOVERY_PATH, OAUTH_DISCOVERY_PATH, PROVIDER_ROUTES } from './oidc/configuration.js';
+import { publishedDocuments } from './oidc/published-documents.js';
 import type { Provider } from './oidc/provider.js';
 import { opsRouter } from './ops/routes.js';
 import { selfServiceRouter } from './self-service/routes.js';
@@ -28,6 +30,23 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
   app.use(accessLog(deps.log, deps.metrics));
   app.use(securityHeaders({ https: deps.config.http.issuer.startsWith('https:') }));
   app.use(errorHandler(deps.log));
+  const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+  const toProvider = async (ctx: Koa.Context) => {
+    const current = provider();
+    let handle = callbacks.get(current);
+    if (!handle) {
+      handle = current.callback();
+      callbacks.set(current, handle);
+    }
+    ctx.respond = false;
+    await handle(ctx.req, ctx.res);
+  };
+  // The provider's API endpoints, the ones machines call all day, are its alone: their requests
+  // skip matching against every route of ours on the way.
+  const { token, introspection, revocation, jwks, userinfo } = PROVIDER_ROUTES;
+  const providerApi = new Set<string>([token, introspection, revocation, jwks, userinfo, DISCOVERY_PATH, OAUTH_DISCOVERY_PATH]);
+  app.use(publishedDocuments(provider, deps.config.http.issuer));
+  app.use((ctx, next) => (providerApi.has(ctx.path) ? toProvider(ctx) : next()));
   // /metrics moves to LATCHKEY_METRICS_PORT when that is set (src/ops/server.ts); the probes stay here too.
   const ops = opsRouter(deps, { metrics: deps.config.ops.metricsPort === undefined });
   app.use(ops.routes()).use(ops.allowedMethods());
@@ -43,17 +62,7 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
   app.use(adminConsole.routes()).use(adminConsole.allowedMethods());
   const account = accountRouter(deps, provider);
   app.use(account.routes()).use(account.allowedMethods());
-  const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
-  app.use(async (ctx) => {
-    const current = provider();
-    let handle = callbacks.get(current);
-    if (!handle) {
-      handle = current.callback();
-      callbacks.set(current, handle);
-    }
-    ctx.respond = false;
-    await handle(ctx.req, ctx.res);
-  });
+  app.use(toProvider);
   return app;
 }
 

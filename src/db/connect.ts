@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import ClientPGLite from 'knex-pglite';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
@@ -203,6 +202,8 @@ async function openEmbedded(dataDir: string, holder: string, log: Knex.Config['l
   const lock: DataDirLock = await acquireDataDirLock(dataDir, holder);
   let knex: Knex;
   try {
+    // Loaded only here: the WebAssembly PostgreSQL is about 50 MB of memory a node on PostgreSQL never needs.
+    const { default: ClientPGLite } = await import('knex-pglite');
     knex = knexFactory({ client: ClientPGLite, connection: { filename: pgliteDataPath(dataDir) }, compileSqlOnError: false, ...(log ? { log } : {}) } as Knex.Config);
     await knex.raw('SELECT 1');
   } catch (error) {

@@ -6,6 +6,8 @@ import { missingSealer } from '../secrets/sealer.js';
 import type { Database } from './connect.js';
 
 const migrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
+/** Migrations are in the form this module is: TypeScript from the sources, JavaScript in a build (`npm run build`). */
+const EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
 /** What a migration may need besides the database: the master key, to seal secrets stored in plaintext before. */
 export interface MigrationContext {
@@ -17,7 +19,7 @@ interface MigrationModule {
   down(knex: Knex, context: MigrationContext): Promise<void>;
 }
 
-const MIGRATION_FILE = /^\d{14}_[a-z0-9_]+\.ts$/;
+const MIGRATION_FILE = new RegExp(`^\\d{14}_[a-z0-9_]+\\${EXTENSION}$`);
 
 let known: string[] | undefined;
 
@@ -27,7 +29,7 @@ export function knownMigrations(): string[] {
     .readdirSync(migrationsDir)
     .filter((file) => MIGRATION_FILE.test(file))
     .sort()
-    .map((file) => file.replace(/\.ts$/, ''));
+    .map((file) => file.slice(0, -EXTENSION.length));
   return [...known];
 }
 
@@ -38,7 +40,7 @@ function migratorConfig(context: MigrationContext): Knex.MigratorConfig {
     getMigrations: async () => knownMigrations(),
     getMigrationName: (name) => name,
     async getMigration(name) {
-      const migration = (await import(new URL(`${name}.ts`, `file://${migrationsDir}`).href)) as MigrationModule;
+      const migration = (await import(new URL(`${name}${EXTENSION}`, `file://${migrationsDir}`).href)) as MigrationModule;
       return { up: (knex: Knex) => migration.up(knex, context), down: (knex: Knex) => migration.down(knex, context) };
     },
   };

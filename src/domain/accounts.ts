@@ -1,13 +1,20 @@
 import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
-import { findUserByEmail, findUserById, replacePasswordHash, type UserRow } from '../store/users.js';
+import { findUserByEmail, findUserById, findUsersByIds, replacePasswordHash, type UserRow } from '../store/users.js';
 import { MAX_PASSWORD_LENGTH } from './password-policy.js';
 import { hashScheme } from './passwords.js';
 
 /** The account behind a subject, or undefined when it is gone or disabled. */
+const active = (user: UserRow | undefined) => (user && !user.disabled ? user : undefined);
+
 export async function findActiveAccount(deps: Deps, id: string): Promise<UserRow | undefined> {
-  const user = await findUserById(deps.db.knex, id);
-  return user && !user.disabled ? user : undefined;
+  return active(await findUserById(deps.db.knex, id));
+}
+
+/** The active accounts among `ids`, by id: one statement however many are asked for. */
+export async function findActiveAccounts(deps: Deps, ids: readonly string[]): Promise<Map<string, UserRow>> {
+  const users = await findUsersByIds(deps.db.knex, ids);
+  return new Map(users.flatMap((user) => (active(user) ? [[user.id, user] as const] : [])));
 }
 
 /**

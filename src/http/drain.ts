@@ -12,7 +12,12 @@ export interface DrainableServer {
 
 /** An HTTP server for `handler` that can shut down without cutting off the requests it is answering. */
 export function createDrainableServer(handler: http.RequestListener): DrainableServer {
-  const server = http.createServer();
+  const server = http.createServer({
+    // Node's 5 s default is shorter than the idle timeout of the proxies and clients in front of
+    // it (load balancers keep 60 s): a client reusing a connection the server has just closed sees
+    // a reset instead of an answer. Outlive them; the drain still closes idle connections at once.
+    keepAliveTimeout: 65_000,
+  });
   const inFlight = new Set<http.ServerResponse>();
   let draining = false;
 

@@ -8,16 +8,21 @@ import { LatchkeyError } from '../errors.js';
 import { findClient } from '../store/clients.js';
 import type { ClientRow } from '../store/clients.js';
 import {
-  consumePayload,
+  consumePayloads,
   deletePayload,
   deletePayloadsByGrantId,
   findPayload,
+  findPayloadsByIds,
   findPayloadByUid,
   findPayloadByUserCode,
-  upsertPayload,
+  upsertPayloads,
   type PayloadKey,
+  type PayloadRow,
+  type PayloadsById,
   type StoredPayload,
 } from '../store/oidc-payloads.js';
+import { DATABASE_BATCHING } from '../db/batching.js';
+import { createBatcher } from '../util/batcher.js';
 import { now } from '../util/clock.js';
 import { sha256 } from '../util/digest.js';
 import { orUnavailable } from './unavailable.js';
@@ -29,7 +34,9 @@ import { orUnavailable } from './unavailable.js';
 const digest = (id: string) => sha256(id);
 
 function restore(stored: StoredPayload, id: string | undefined): AdapterPayload {
-  const payload = { ...stored.payload } as AdapterPayload;
+  // A copy to its depth: the provider changes what it finds (a grant's scopes) before saving, and
+  // a read kept for the rest of the request must not see that.
+  const payload = structuredClone(stored.payload) as AdapterPayload;
   if (id !== undefined) payload.jti = id;
   if (stored.consumedAt) payload.consumed = Math.floor(stored.consumedAt.getTime() / 1000);
   return payload;
@@ -97,6 +104,40 @@ async function asOAuthError<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Models whose ids are token values handed to clients: one value names at most one of them. */
+const TOKEN_MODELS: ReadonlySet<string> = new Set(['AccessToken', 'ClientCredentials', 'RefreshToken']);
+
+interface RequestReads {
+  readonly cached: Map<string, Promise<StoredPayload | undefined>>;
+  /** Counts the request's writes: what a read started before one brings back is not kept. */
+  writes: number;
+}
+const readsByRequest = new WeakMap<object, RequestReads>();
+
+/**
+ * What the provider request in progress has read of tokens and grants. Every write through
+ * the adapter forgets what it touches, so a request never reads back a stale row of its own.
+ */
+function requestReads(): RequestReads | undefined {
+  const ctx = Provider.ctx;
+  if (!ctx) return undefined;
+  let reads = readsByRequest.get(ctx);
+  if (!reads) {
+    reads = { cached: new Map(), writes: 0 };
+    readsByRequest.set(ctx, reads);
+  }
+  return reads;
+}
+
+/** Before a write: `key`, or with none every row, is read afresh from now on. */
+function forgetReads(key?: PayloadKey): void {
+  const reads = requestReads();
+  if (!reads) return;
+  reads.writes += 1;
+  if (key) reads.cached.delete(`${key.model}:${key.id}`);
+  else reads.cached.clear();
+}
+
 export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
   const db = deps.db.knex;
 
@@ -140,6 +181,68 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     }
   }
 
+  // What every token request writes and reads, gathered across concurrent requests (see
+  // createBatcher): under load, one statement and one commit serve many of them.
+  const writeRows = createBatcher<{ key: PayloadKey; row: PayloadRow }, void>(async (items) => {
+    // Two writes of one row in a batch: the later one is what sequential writes would have left.
+    const latest = new Map(items.map((item) => [`${item.key.model}:${item.key.id}`, item]));
+    // In key order, so two batches out at once lock shared rows in the same order and cannot deadlock.
+    await upsertPayloads(db, [...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, item]) => item));
+    return items.map(() => undefined);
+  }, DATABASE_BATCHING);
+  const readTokens = createBatcher<string, PayloadsById>(async (ids) => {
+    const answers = await findPayloadsByIds(db, [...new Set(ids)], [...TOKEN_MODELS], now());
+    return ids.map((id) => answers.get(id)!);
+  }, DATABASE_BATCHING);
+  const consumeRows = createBatcher<PayloadKey, boolean>(async (keys) => {
+    const consumed = await consumePayloads(db, keys, now());
+    // The statement consumes a row once; of two callers for it in one batch, the first has it.
+    const handedOut = new Set<string>();
+    return keys.map((key) => {
+      const name = `${key.model}:${key.id}`;
+      if (!consumed.has(name) || handedOut.has(name)) return false;
+      handedOut.add(name);
+      return true;
+    });
+  }, DATABASE_BATCHING);
+
+  /**
+   * A token or grant read for the request in progress: a token value is looked up in every
+   * token model (introspection and revocation do not know which it is) and then its grant is
+   * read, so the first lookup reads all of that in one round trip and the rest are answered
+   * from it.
+   */
+  function readOnce(reads: RequestReads, key: PayloadKey): Promise<StoredPayload | undefined> {
+    const { cached } = reads;
+    const cacheKey = `${key.model}:${key.id}`;
+    const known = cached.get(cacheKey);
+    if (known) return known;
+    if (key.model === 'Grant') {
+      const grant = findPayload(db, key, now());
+      cached.set(cacheKey, grant);
+      // A failed read (the database away) is not remembered.
+      grant.catch(() => cached.delete(cacheKey));
+      return grant;
+    }
+    const writesBefore = reads.writes;
+    const settled = readTokens(key.id).then((result) => {
+      for (const [grantId, grant] of result.grants) {
+        const grantKey = `Grant:${grantId}`;
+        if (reads.writes === writesBefore && !cached.has(grantKey)) cached.set(grantKey, Promise.resolve(grant));
+      }
+      return result;
+    });
+    for (const model of TOKEN_MODELS) {
+      const read = settled.then((result) => result.found.get(model));
+      // Only the model asked for is awaited now: the others must not fail unhandled.
+      read.catch(() => undefined);
+      cached.set(`${model}:${key.id}`, read);
+    }
+    // A failed read (the database away) is not remembered.
+    settled.catch(() => cached.clear());
+    return cached.get(cacheKey)!;
+  }
+
   class PayloadAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
@@ -148,20 +251,29 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
-      await upsertPayload(db, this.key(id), {
-        payload: storable(this.model, payload),
-        // A grant and its tokens share one key: the digest of the grant id.
-        grantId: this.model === 'Grant' ? digest(id) : typeof payload.grantId === 'string' ? digest(payload.grantId) : null,
-        userCode: optionalString(payload.userCode),
-        uid: optionalString(payload.uid),
-        accountId: optionalString(payload.accountId),
-        clientId: optionalString(payload.clientId),
-        expiresAt: expiresIn ? new Date(now().getTime() + expiresIn * 1000) : null,
+      forgetReads(this.key(id));
+      await writeRows({
+        key: this.key(id),
+        row: {
+          payload: storable(this.model, payload),
+          // A grant and its tokens share one key: the digest of the grant id.
+          grantId: this.model === 'Grant' ? digest(id) : typeof payload.grantId === 'string' ? digest(payload.grantId) : null,
+          userCode: optionalString(payload.userCode),
+          uid: optionalString(payload.uid),
+          accountId: optionalString(payload.accountId),
+          clientId: optionalString(payload.clientId),
+          expiresAt: expiresIn ? new Date(now().getTime() + expiresIn * 1000) : null,
+        },
       });
     }
 
     async find(id: string) {
-      const stored = await findPayload(db, this.key(id), now());
+      const key = this.key(id);
+      const reads = requestReads();
+      let stored: StoredPayload | undefined;
+      if (reads && (TOKEN_MODELS.has(key.model) || key.model === 'Grant')) stored = await readOnce(reads, key);
+      else if (TOKEN_MODELS.has(key.model)) stored = (await readTokens(key.id)).found.get(key.model);
+      else stored = await findPayload(db, key, now());
       return stored ? restore(stored, id) : undefined;
     }
 
@@ -177,17 +289,20 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     }
 
     async consume(id: string) {
+      forgetReads(this.key(id));
       // Losing a race to redeem the same code or refresh token is a reuse, not a server error.
-      if (!(await consumePayload(db, this.key(id), now()))) {
+      if (!(await consumeRows(this.key(id)))) {
         throw new errors.InvalidGrant('grant request is invalid: it was already used');
       }
     }
 
     async destroy(id: string) {
+      forgetReads(this.key(id));
       await deletePayload(db, this.key(id));
     }
 
     async revokeByGrantId(grantId: string) {
+      forgetReads();
       await deletePayloadsByGrantId(db, digest(grantId));
     }
   }

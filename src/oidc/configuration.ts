@@ -11,7 +11,7 @@ import { renderPage } from '../http/render.js';
 import { findLatestGrantId } from '../store/oidc-payloads.js';
 import { now } from '../util/clock.js';
 import { createAdapterFactory, REGISTRATION_POLICY } from './adapter.js';
-import { findAccount } from './find-account.js';
+import { accountFinder } from './find-account.js';
 import { renderErrorPage } from './error-page.js';
 import { pageLanguage, UI_LOCALES } from './locales.js';
 import { outgoingFetch } from './outgoing-fetch.js';
@@ -31,7 +31,7 @@ type TokenLike = { clientId?: string | undefined; aud?: string | string[] | unde
  * introspection client registered for the API the token is meant for (not, as v9 allows by
  * default, any confidential client).
  */
-async function mayInspectToken(deps: Deps, callerId: string, token: TokenLike): Promise<boolean> {
+async function mayInspectToken(deps: ProviderDeps, callerId: string, token: TokenLike): Promise<boolean> {
   if (token.clientId === callerId) return true;
   const audiences = Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : [];
   for (const audience of audiences) {
@@ -46,7 +46,7 @@ async function mayInspectToken(deps: Deps, callerId: string, token: TokenLike): 
  * access by an admin (never a dynamically registered one). Users must be admins too; the
  * interaction refuses the scope to anyone else, and the API checks again on every request.
  */
-async function adminResourceServer(deps: Deps, clientId: string): Promise<ResourceServer> {
+async function adminResourceServer(deps: ProviderDeps, clientId: string): Promise<ResourceServer> {
   const client = await deps.catalog.client(clientId);
   if (!client?.adminAccess || client.registeredDynamically) {
     throw new errors.InvalidTarget('this client may not ask for the admin API');
@@ -64,7 +64,7 @@ function clientAccessTokenTtl(clientTtl: unknown, ttl: number): number {
   return typeof clientTtl === 'number' ? Math.min(clientTtl, ttl) : ttl;
 }
 
-async function resourceServerInfo(deps: Deps, indicator: string, clientId: string): Promise<ResourceServer> {
+async function resourceServerInfo(deps: ProviderDeps, indicator: string, clientId: string): Promise<ResourceServer> {
   if (indicator === adminResourceIdentifier(deps.config)) return adminResourceServer(deps, clientId);
   const [resource, client] = await Promise.all([deps.catalog.resource(indicator), deps.catalog.client(clientId)]);
   const access = client?.resources.find((entry) => entry.identifier === indicator);
@@ -110,6 +110,22 @@ function selfRegistrationPolicy(ctx: KoaContextWithOIDC, properties: Record<stri
 /** Where clients register (RFC 7591) and, under it, manage their registration (RFC 7592). */
 export const REGISTRATION_PATH = '/reg';
 
+/** oidc-provider's endpoints, spelled out so the app can send their requests straight to it (app.ts). */
+export const PROVIDER_ROUTES = {
+  authorization: '/auth',
+  end_session: '/session/end',
+  introspection: '/token/introspection',
+  jwks: '/jwks',
+  registration: REGISTRATION_PATH,
+  revocation: '/token/revocation',
+  token: '/token',
+  userinfo: '/me',
+} as const;
+
+export const DISCOVERY_PATH = '/.well-known/openid-configuration';
+/** RFC 8414's name for the same document; oidc-provider serves both. */
+export const OAUTH_DISCOVERY_PATH = '/.well-known/oauth-authorization-server';
+
 /**
  * Only asymmetric algorithms: HS* and client_secret_jwt need the plaintext client secret as
  * the key, and Latchkey keeps only its SHA-256.
@@ -117,7 +133,32 @@ export const REGISTRATION_PATH = '/reg';
 const ASYMMETRIC_SIGNING = ['ES256', 'RS256', 'PS256', 'Ed25519', 'EdDSA'] as const;
 const SERVER_SIGNING = ['ES256', 'RS256'] as const;
 
-export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configuration {
+/** What the provider's configuration reads: settings, and the clients and APIs it serves. */
+export type ProviderDeps = Pick<Deps, 'config' | 'catalog'>;
+
+/**
+ * Where the provider keeps its artifacts and finds accounts and past consent. Latchkey's is
+ * the database; the benchmark's baseline (bench/baseline) builds the same configuration on
+ * memory, so the two differ only in what this holds.
+ */
+export interface ProviderStorage {
+  /** Undefined for oidc-provider's own in-memory adapter. */
+  readonly adapter: Configuration['adapter'] | undefined;
+  readonly findAccount: NonNullable<Configuration['findAccount']>;
+  /** The user's most recent live grant to the client, by id. */
+  latestGrantId(accountId: string, clientId: string): Promise<string | undefined>;
+}
+
+export function databaseStorage(deps: Deps): ProviderStorage {
+  const findAccount = accountFinder(deps);
+  return {
+    adapter: createAdapterFactory(deps),
+    findAccount: (_ctx, sub) => findAccount(sub),
+    latestGrantId: (accountId, clientId) => orUnavailable(() => findLatestGrantId(deps.db.knex, accountId, clientId, now())),
+  };
+}
+
+export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, storage: ProviderStorage): Configuration {
   const { tokens } = deps.config;
   // A client's refresh-token lifetime replaces the default (an admin set it on purpose, longer or shorter).
   const refreshTtlOf = (client: Client | undefined) => {
@@ -125,8 +166,8 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
     return typeof own === 'number' ? own : tokens.refreshTtl;
   };
   return {
-    adapter: createAdapterFactory(deps),
-    findAccount: (_ctx, sub) => findAccount(deps, sub),
+    ...(storage.adapter ? { adapter: storage.adapter } : {}),
+    findAccount: storage.findAccount,
     claims: CLAIMS,
     scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
@@ -140,7 +181,7 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
       introspectionSigningAlgValues: [...SERVER_SIGNING],
       authorizationSigningAlgValues: [...SERVER_SIGNING],
     },
-    routes: { registration: REGISTRATION_PATH },
+    routes: { ...PROVIDER_ROUTES },
     jwks: { keys: keys.signingKeys as NonNullable<Configuration['jwks']>['keys'] },
     cookies: {
       keys: keys.cookieSecrets,
@@ -229,7 +270,7 @@ export function providerConfiguration(deps: Deps, keys: KeyMaterial): Configurat
       const current = grantId ? await provider.Grant.find(grantId) : undefined;
       if (current || !client || !session?.accountId) return current;
       const { accountId } = session;
-      const latest = await orUnavailable(() => findLatestGrantId(deps.db.knex, accountId, client.clientId, now()));
+      const latest = await storage.latestGrantId(accountId, client.clientId);
       const grant = latest ? await provider.Grant.find(latest) : undefined;
       return grant?.accountId === accountId ? grant : undefined;
     },

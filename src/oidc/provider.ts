@@ -3,10 +3,10 @@ import type { Deps } from '../deps.js';
 import { recordAudit } from '../domain/audit.js';
 import { clientSecretMatches } from '../domain/clients.js';
 import type { KeyMaterial } from '../domain/keys.js';
-import { assertNotThrottled, clearFailures, clientThrottle, recordFailure, type ThrottleStanding } from '../domain/throttle.js';
+import { assertNotThrottled, clientThrottle, recordFailure } from '../domain/throttle.js';
 import { LatchkeyError } from '../errors.js';
 import { now } from '../util/clock.js';
-import { providerConfiguration } from './configuration.js';
+import { databaseStorage, providerConfiguration } from './configuration.js';
 import { logProviderEvents } from './events.js';
 import { observeProvider } from './observe.js';
 import { registrationManagement } from './registration.js';
@@ -15,13 +15,13 @@ import { orUnavailable } from './unavailable.js';
 export type { Provider };
 
 /**
- * Refuses a client that is waiting out a throttle delay, before its secret is compared.
+ * Refuses a wrong secret from a client or address that is waiting out a throttle delay.
  * oidc-provider writes its own error answers, so this is its invalid_client with status 429, a
  * description that says how long to wait, and Retry-After.
  */
-async function assertClientNotThrottled(deps: Deps, throttle: ReturnType<typeof clientThrottle>): Promise<ThrottleStanding> {
+async function assertClientNotThrottled(deps: Deps, throttle: ReturnType<typeof clientThrottle>): Promise<void> {
   try {
-    return await assertNotThrottled(deps, throttle);
+    await assertNotThrottled(deps, throttle);
   } catch (error) {
     if (!(error instanceof LatchkeyError) || error.code !== 'auth.throttled') throw error;
     const wait = error.retryAfter ?? 1;
@@ -39,6 +39,12 @@ async function assertClientNotThrottled(deps: Deps, throttle: ReturnType<typeof 
  * secrets in Client#compareClientSecret (only for client_secret_basic and _post, after it found
  * the client); this replaces it with a digest comparison that also accepts the previous secret
  * during a rotation's grace window, and counts failures per client and per network address.
+ *
+ * The right secret is accepted without consulting the throttle: Latchkey generates every
+ * client secret (256 random bits), so none can be guessed, and a throttle that also refused
+ * the right one would let anyone who knows a client id lock that service out with wrong
+ * secrets. It also keeps the database out of a successful client authentication. Wrong
+ * secrets are counted and audited, and answered 429 while the client or address is waiting.
  */
 function compareSecretsByDigest(deps: Deps, provider: Provider): void {
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientId: string }, presented: string) {
@@ -49,13 +55,10 @@ function compareSecretsByDigest(deps: Deps, provider: Provider): void {
 async function compareByDigest(deps: Deps, clientId: string, presented: string): Promise<boolean> {
   const ctx = Provider.ctx;
   const ip = ctx?.ip ?? 'unknown';
-  const throttle = clientThrottle(deps, clientId, ip);
-  const standing = await assertClientNotThrottled(deps, throttle);
   const client = await deps.catalog.client(clientId);
-  if (client !== undefined && clientSecretMatches(client, presented, now())) {
-    await clearFailures(deps, standing);
-    return true;
-  }
+  if (client !== undefined && clientSecretMatches(client, presented, now())) return true;
+  const throttle = clientThrottle(deps, clientId, ip);
+  await assertClientNotThrottled(deps, throttle);
   const wait = await recordFailure(deps, throttle);
   await recordAudit(deps.db.knex, { type: 'client', id: clientId, ip }, {
     type: 'client.auth_failed',
@@ -73,7 +76,7 @@ export function cookieSecrets(provider: Provider): string[] {
 }
 
 export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
-  const provider = new Provider(deps.config.http.issuer, providerConfiguration(deps, keys));
+  const provider = new Provider(deps.config.http.issuer, providerConfiguration(deps, keys, databaseStorage(deps)));
   // Behind a TLS-terminating proxy the issuer is https while the socket is not.
   provider.proxy = deps.config.http.trustProxy;
   // As in app.ts: only the address our own proxy appended is trusted.

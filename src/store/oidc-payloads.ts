@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { deleteBatch, isStorableKey } from './sql.js';
+import { deleteBatch, isStorableKey, runSql } from './sql.js';
 
 export type Payload = Record<string, unknown>;
 
@@ -26,74 +26,110 @@ export interface PayloadKey {
   id: string;
 }
 
-export async function upsertPayload(
-  db: Knex,
-  key: PayloadKey,
-  row: {
-    payload: Payload;
-    grantId: string | null;
-    userCode: string | null;
-    uid: string | null;
-    accountId: string | null;
-    clientId: string | null;
-    expiresAt: Date | null;
-  },
-): Promise<void> {
-  await db('oidc_payloads')
-    .insert({
-      model: key.model,
-      id: key.id,
-      payload: JSON.stringify(row.payload),
-      grant_id: row.grantId,
-      user_code: row.userCode,
-      uid: row.uid,
-      account_id: row.accountId,
-      client_id: row.clientId,
-      expires_at: row.expiresAt,
-    })
-    .onConflict(['model', 'id'])
-    .merge(['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'client_id', 'expires_at']);
+export interface PayloadRow {
+  payload: Payload;
+  grantId: string | null;
+  userCode: string | null;
+  uid: string | null;
+  accountId: string | null;
+  clientId: string | null;
+  expiresAt: Date | null;
+}
+
+/** Writes rows in one statement; a key must not appear twice. */
+export async function upsertPayloads(db: Knex, rows: ReadonlyArray<{ key: PayloadKey; row: PayloadRow }>): Promise<void> {
+  if (rows.length === 0) return;
+  await runSql(
+    db,
+    `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, account_id, client_id, expires_at)
+     VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+     ON CONFLICT (model, id) DO UPDATE SET payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
+       uid = EXCLUDED.uid, account_id = EXCLUDED.account_id, client_id = EXCLUDED.client_id, expires_at = EXCLUDED.expires_at`,
+    rows.flatMap(({ key, row }) => [key.model, key.id, JSON.stringify(row.payload), row.grantId, row.userCode, row.uid, row.accountId, row.clientId, row.expiresAt]),
+  );
 }
 
 // Expiry is decided here, in SQL, so an expired row is never handed to the provider.
+const liveRow = (alias = '') => `(${alias}expires_at IS NULL OR ${alias}expires_at > ?)`;
+const LIVE = liveRow();
+
 function live(db: Knex, model: string, now: Date) {
-  return db('oidc_payloads')
-    .select<PayloadColumns[]>('payload', 'consumed_at')
-    .where({ model })
-    .andWhere((query) => query.whereNull('expires_at').orWhere('expires_at', '>', now));
+  return db('oidc_payloads').select<PayloadColumns[]>('payload', 'consumed_at').where({ model }).andWhereRaw(LIVE, [now]);
+}
+
+async function findOne(db: Knex, model: string, column: 'id' | 'uid' | 'user_code', value: string, now: Date): Promise<StoredPayload | undefined> {
+  const [row] = await runSql<PayloadColumns>(db, `SELECT payload, consumed_at FROM oidc_payloads WHERE model = ? AND ${column} = ? AND ${LIVE} LIMIT 1`, [model, value, now]);
+  return row ? fromColumns(row) : undefined;
 }
 
 export async function findPayload(db: Knex, key: PayloadKey, now: Date): Promise<StoredPayload | undefined> {
-  const row = await live(db, key.model, now).andWhere({ id: key.id }).first();
-  return row ? fromColumns(row) : undefined;
+  return findOne(db, key.model, 'id', key.id, now);
 }
 
 export async function findPayloadByUid(db: Knex, model: string, uid: string, now: Date): Promise<StoredPayload | undefined> {
-  if (!isStorableKey(uid)) return undefined;
-  const row = await live(db, model, now).andWhere({ uid }).first();
-  return row ? fromColumns(row) : undefined;
+  return isStorableKey(uid) ? findOne(db, model, 'uid', uid, now) : undefined;
 }
 
 export async function findPayloadByUserCode(db: Knex, model: string, userCode: string, now: Date): Promise<StoredPayload | undefined> {
-  if (!isStorableKey(userCode)) return undefined;
-  const row = await live(db, model, now).andWhere({ user_code: userCode }).first();
-  return row ? fromColumns(row) : undefined;
+  return isStorableKey(userCode) ? findOne(db, model, 'user_code', userCode, now) : undefined;
 }
 
-/** One statement: of concurrent consumers exactly one sees `true`. */
-export async function consumePayload(db: Knex, key: PayloadKey, now: Date): Promise<boolean> {
-  const updated = await db('oidc_payloads').where({ model: key.model, id: key.id }).whereNull('consumed_at').update({ consumed_at: now });
-  return updated > 0;
+/** What one id names across several models, and the grant each of those belongs to. */
+export interface PayloadsById {
+  /** By model; a model with no live row under the id is missing. */
+  found: Map<string, StoredPayload>;
+  /** The live grants of what was found, by their stored id. */
+  grants: Map<string, StoredPayload>;
+}
+
+/**
+ * One round trip for what the provider asks in several: a token value may be an access,
+ * client-credentials or refresh token (introspection and revocation look in each), and what
+ * it is checked against next is its grant. Answers for each of `ids`.
+ */
+export async function findPayloadsByIds(db: Knex, ids: readonly string[], models: readonly string[], now: Date): Promise<Map<string, PayloadsById>> {
+  const idList = ids.map(() => '?').join(', ');
+  const modelList = models.map(() => '?').join(', ');
+  const rows = await runSql<PayloadColumns & { model: string; id: string; token_id: string }>(
+    db,
+    `SELECT model, id, payload, consumed_at, id AS token_id FROM oidc_payloads WHERE id IN (${idList}) AND model IN (${modelList}) AND ${LIVE}
+     UNION ALL
+     SELECT g.model, g.id, g.payload, g.consumed_at, t.id AS token_id FROM oidc_payloads t
+       JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = t.grant_id AND ${liveRow('g.')}
+       WHERE t.id IN (${idList}) AND t.model IN (${modelList})`,
+    [...ids, ...models, now, now, ...ids, ...models],
+  );
+  const answers = new Map(ids.map((id) => [id, { found: new Map<string, StoredPayload>(), grants: new Map<string, StoredPayload>() }]));
+  for (const row of rows) {
+    const answer = answers.get(row.token_id);
+    if (!answer) continue;
+    if (row.model === 'Grant') answer.grants.set(row.id, fromColumns(row));
+    else answer.found.set(row.model, fromColumns(row));
+  }
+  return answers;
+}
+
+/**
+ * Marks rows consumed in one statement and returns the keys (`model:id`) this call consumed:
+ * of concurrent consumers of one row, exactly one gets it back.
+ */
+export async function consumePayloads(db: Knex, keys: readonly PayloadKey[], now: Date): Promise<Set<string>> {
+  const rows = await runSql<{ model: string; id: string }>(
+    db,
+    `UPDATE oidc_payloads SET consumed_at = ? WHERE consumed_at IS NULL AND (model, id) IN (${keys.map(() => '(?, ?)').join(', ')}) RETURNING model, id`,
+    [now, ...keys.flatMap((key) => [key.model, key.id])],
+  );
+  return new Set(rows.map((row) => `${row.model}:${row.id}`));
 }
 
 export async function deletePayload(db: Knex, key: PayloadKey): Promise<void> {
-  await db('oidc_payloads').where({ model: key.model, id: key.id }).delete();
+  await runSql(db, 'DELETE FROM oidc_payloads WHERE model = ? AND id = ?', [key.model, key.id]);
 }
 
 /** `grantId` is the digest the adapter stores: a grant's own row and every token it issued. */
 export async function deletePayloadsByGrantId(db: Knex, grantId: string): Promise<number> {
   if (!isStorableKey(grantId)) return 0;
-  return (await db('oidc_payloads').where({ grant_id: grantId }).delete().returning('id')).length;
+  return (await runSql(db, 'DELETE FROM oidc_payloads WHERE grant_id = ? RETURNING id', [grantId])).length;
 }
 
 /** Everything held for an account: sessions, grants, codes and tokens; `models` narrows it. */

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { afterCreatedKey, createdKeyColumn, type CreatedKey } from './pagination.js';
 import { isUuid } from '../util/uuid.js';
-import { containsPattern, isStorableKey, mapUniqueViolation } from './sql.js';
+import { containsPattern, isStorableKey, mapUniqueViolation, runSql } from './sql.js';
 
 export interface UserRow {
   id: string;
@@ -82,8 +82,17 @@ export async function insertUser(
 export async function findUserById(db: Knex, id: string): Promise<UserRow | undefined> {
   // Subjects arrive from tokens, cookies and URLs; a malformed one is simply nobody.
   if (!isUuid(id)) return undefined;
-  const row = await db<UserColumns>('users').where({ id }).first();
+  // Read on every refresh and userinfo request: written out (see runSql).
+  const [row] = await runSql<UserColumns>(db, 'SELECT * FROM users WHERE id = ? LIMIT 1', [id]);
   return row ? fromColumns(row) : undefined;
+}
+
+/** The users among `ids` (in no particular order); ids that are not uuids name nobody. */
+export async function findUsersByIds(db: Knex, ids: readonly string[]): Promise<UserRow[]> {
+  const valid = ids.filter(isUuid);
+  if (valid.length === 0) return [];
+  const rows = await runSql<UserColumns>(db, `SELECT * FROM users WHERE id IN (${valid.map(() => '?').join(', ')})`, valid);
+  return rows.map(fromColumns);
 }
 
 export async function findUserByEmail(db: Knex, email: string): Promise<UserRow | undefined> {

@@ -1,5 +1,6 @@
 import type { ExecutionContext } from 'ava';
 import { lines, runCli, type CliResult } from '../helpers/processes.js';
+import { basic } from '../helpers/rp.js';
 import type { TestServer } from '../helpers/server.js';
 
 export interface Page<T = Record<string, unknown>> {
@@ -43,9 +44,6 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 10_0
   }
 }
 
-export function basic(clientId: string, clientSecret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
-}
 
 /** A client_credentials request at the token endpoint; the status tells whether the secret works. */
 export async function clientCredentials(server: TestServer, clientId: string, clientSecret: string): Promise<number> {

@@ -5,7 +5,7 @@ import { lockOwner } from '../../src/db/data-dir-lock.js';
 import { Browser } from '../helpers/browser.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { lines, runCli, spawnServer, startServerProcess, type CliResult, type ServerProcess } from '../helpers/processes.js';
-import { discover, redeem, signIn, type RelyingParty } from '../helpers/rp.js';
+import { basic, discover, redeem, signIn, type RelyingParty } from '../helpers/rp.js';
 import { freePort, type TestServer } from '../helpers/server.js';
 
 // One data dir and the servers that take turns on it; the steps build on each other, so serial.
@@ -49,9 +49,6 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-function basic(clientId: string, clientSecret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
-}
 
 async function postForm(url: string, authorization: string, fields: Record<string, string>) {
   const response = await fetch(url, {

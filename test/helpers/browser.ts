@@ -5,6 +5,9 @@
 export class Browser {
   private readonly cookies = new Map<string, string>();
 
+  /** `send` is how requests leave (the benchmark's reaches a server behind a TLS-terminating proxy). */
+  constructor(private readonly send: typeof fetch = fetch) {}
+
   cookieValues(): string[] {
     return [...this.cookies.values()];
   }
@@ -13,13 +16,16 @@ export class Browser {
     return [...this.cookies.keys()];
   }
 
+  /** The Cookie header this browser sends (every cookie it holds). */
+  cookieHeader(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
   async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.cookies.size > 0) {
-      headers.set('cookie', [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '));
-    }
+    if (this.cookies.size > 0) headers.set('cookie', this.cookieHeader());
     headers.set('accept', headers.get('accept') ?? 'text/html');
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    const response = await this.send(url, { ...init, headers, redirect: 'manual' });
     for (const line of response.headers.getSetCookie()) this.store(line);
     return response;
   }

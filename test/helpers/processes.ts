@@ -5,17 +5,22 @@ import { freePort, testEnv } from './server.js';
 /** The repository root: where `bin/latchkey.js` and `src/` are. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/**
- * What a spawned Latchkey sees: only what a user would set, so nothing from the test process
- * (such as the admin DATABASE_URL) leaks in and points it at the wrong database.
- */
-export function processEnv(env: Record<string, string>): Record<string, string> {
+/** What a child process needs of this one's environment to run at all, and nothing else. */
+export function inheritedEnv(): Record<string, string> {
   const inherited: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
     const value = process.env[name];
     if (value !== undefined) inherited[name] = value;
   }
-  return { ...inherited, ...testEnv, LATCHKEY_ENV: 'test', ...env };
+  return inherited;
+}
+
+/**
+ * What a spawned Latchkey sees: only what a user would set, so nothing from the test process
+ * (such as the admin DATABASE_URL) leaks in and points it at the wrong database.
+ */
+export function processEnv(env: Record<string, string>): Record<string, string> {
+  return { ...inheritedEnv(), ...testEnv, LATCHKEY_ENV: 'test', ...env };
 }
 
 export interface Exit {

@@ -153,12 +153,16 @@ export async function redeem(rp: RelyingParty, callback: URL, request: Authoriza
   });
 }
 
+/** The Authorization header of HTTP Basic client authentication (RFC 6749 §2.3.1: each part form-encoded). */
+export function basic(clientId: string, clientSecret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+}
+
 /** Posts form fields to a provider endpoint with HTTP Basic client authentication. */
 export async function postWithBasic(url: string, rp: { clientId: string; clientSecret: string | undefined }, fields: Record<string, string>) {
-  const credentials = Buffer.from(`${encodeURIComponent(rp.clientId)}:${encodeURIComponent(rp.clientSecret ?? '')}`).toString('base64');
   return fetch(url, {
     method: 'POST',
-    headers: { authorization: `Basic ${credentials}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basic(rp.clientId, rp.clientSecret ?? ''), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(fields).toString(),
   });
 }

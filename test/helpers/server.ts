@@ -84,5 +84,13 @@ export interface TestServerOptions {
 
 /** The real server (migrations, keys, provider, HTTP) on a database of its own, in this test process. */
 export async function startTestServer(env: Record<string, string> = {}, database?: TestDatabase, options: TestServerOptions = {}): Promise<TestServer> {
-  return boot(database ?? (await createTestDatabase()), await freePort(), env, options);
+  const db = database ?? (await createTestDatabase());
+  // A free port can be taken by another test process before this one listens on it: try another.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await boot(db, await freePort(), env, options);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'EADDRINUSE' || attempt === 3) throw error;
+    }
+  }
 }

@@ -129,6 +129,19 @@ test('a reused refresh token is refused and revokes the whole grant', async (t) 
   await expectInvalidGrant(t, oidc.refreshTokenGrant(rp.config, newest), 'the newest token survived the reuse');
 });
 
+test('of several requests refreshing the same token at once, exactly one gets new tokens', async (t) => {
+  const rp = await registerRp(server);
+  const { refreshToken } = await offlineTokens(rp);
+  // Sent together, so the server reads the token as unused for each and they race to consume it
+  // (in one batched statement or in several).
+  const attempts = await Promise.allSettled(Array.from({ length: 6 }, () => oidc.refreshTokenGrant(rp.config, refreshToken)));
+  const winners = attempts.filter((attempt) => attempt.status === 'fulfilled');
+  t.is(winners.length, 1);
+  for (const attempt of attempts) {
+    if (attempt.status === 'rejected') t.is((attempt.reason as oidc.ResponseBodyError).error, 'invalid_grant');
+  }
+});
+
 test('a refresh token only works for the client it was issued to', async (t) => {
   const rp = await registerRp(server);
   const other = await registerRp(server);

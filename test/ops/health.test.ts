@@ -43,6 +43,12 @@ test.serial('/healthz answers while the process runs', async (t) => {
   t.is(response.headers.get('cache-control'), 'no-store');
 });
 
+test.serial('kept-alive connections stay open longer than the 60 s idle timeout of the load balancers in front', async (t) => {
+  const response = await fetch(`${server.issuer}/healthz`);
+  await response.body?.cancel();
+  t.is(response.headers.get('keep-alive'), 'timeout=65');
+});
+
 test.serial('/readyz is ready when the database answers and every migration is applied', async (t) => {
   const { status, body, text, cacheControl } = await readyz();
   t.is(status, 200);

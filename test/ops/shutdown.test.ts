@@ -3,6 +3,7 @@ import net from 'node:net';
 import test from 'ava';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { runCli, startServerProcess, type Exit, type ServerProcess } from '../helpers/processes.js';
+import { basic } from '../helpers/rp.js';
 
 // Real `latchkey serve` processes get real signals while a token request is in flight. The
 // request is held open by its body: it is sent with `Expect: 100-continue`, so the server's
@@ -55,7 +56,7 @@ function heldTokenRequest(port: number, client: Started['client']): HeldRequest 
     path: '/token',
     agent: false,
     headers: {
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`,
+      authorization: basic(client.id, client.secret),
       'content-type': 'application/x-www-form-urlencoded',
       'content-length': Buffer.byteLength(body),
       accept: 'application/json',

@@ -4,6 +4,7 @@ import knexFactory from 'knex';
 import * as oidc from 'openid-client';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { lines, runCli, spawnServer, waitUntilServing, type ServerProcess } from '../helpers/processes.js';
+import { basic } from '../helpers/rp.js';
 import { freePort } from '../helpers/server.js';
 
 // `latchkey serve --workers 2` on a fresh database, as an operator runs it: the steps build on
@@ -72,7 +73,7 @@ function tokenOnNewConnection(): Promise<number> {
         path: '/token',
         agent: false,
         headers: {
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`,
+          authorization: basic(client.id, client.secret),
           'content-type': 'application/x-www-form-urlencoded',
           'content-length': Buffer.byteLength(body),
         },

@@ -3,7 +3,7 @@ import { createDeps, type Deps } from '../../src/deps.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { runCleanup } from '../../src/jobs/cleanup.js';
-import { consumePayload, findPayload, upsertPayload } from '../../src/store/oidc-payloads.js';
+import { consumePayloads, findPayload, upsertPayloads } from '../../src/store/oidc-payloads.js';
 import { createAdapterFactory } from '../../src/oidc/adapter.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { testEnv } from '../helpers/server.js';
@@ -30,9 +30,9 @@ function row(expiresAt: Date | null) {
 
 test.serial('an expired artifact is never read back, even before cleanup has run', async (t) => {
   const key = { model: 'AccessToken', id: 'expired-read' };
-  await upsertPayload(deps.db.knex, key, row(new Date(Date.now() - 1000)));
+  await upsertPayloads(deps.db.knex, [{ key, row: row(new Date(Date.now() - 1000)) }]);
   t.is(await findPayload(deps.db.knex, key, new Date()), undefined);
-  await upsertPayload(deps.db.knex, key, row(new Date(Date.now() + 60_000)));
+  await upsertPayloads(deps.db.knex, [{ key, row: row(new Date(Date.now() + 60_000)) }]);
   t.truthy(await findPayload(deps.db.knex, key, new Date()));
 });
 
@@ -56,9 +56,19 @@ test.serial('cleanup deletes expired artifacts in bounded batches and leaves liv
 
 test.serial('of concurrent consumers of one code exactly one wins', async (t) => {
   const key = { model: 'AuthorizationCode', id: 'race' };
-  await upsertPayload(deps.db.knex, key, row(new Date(Date.now() + 60_000)));
-  const results = await Promise.all(Array.from({ length: 5 }, () => consumePayload(deps.db.knex, key, new Date())));
+  await upsertPayloads(deps.db.knex, [{ key, row: row(new Date(Date.now() + 60_000)) }]);
+  const results = await Promise.all(Array.from({ length: 5 }, async () => (await consumePayloads(deps.db.knex, [key], new Date())).size > 0));
   t.is(results.filter(Boolean).length, 1);
+});
+
+test.serial('through the adapter, concurrent consumers of one token (one batched statement or several) see exactly one success', async (t) => {
+  const adapter = createAdapterFactory(deps)('AuthorizationCode');
+  await adapter.upsert('consumed-once', { jti: 'consumed-once', kind: 'AuthorizationCode', clientId: 'c' }, 60);
+  const results = await Promise.allSettled(Array.from({ length: 8 }, () => adapter.consume('consumed-once')));
+  t.is(results.filter((result) => result.status === 'fulfilled').length, 1);
+  for (const result of results) {
+    if (result.status === 'rejected') t.is((result.reason as { error?: string }).error, 'invalid_grant');
+  }
 });
 
 test.serial('the adapter stores a digest of the id and no jti, and restores both on read', async (t) => {

@@ -54,6 +54,10 @@ function loggablePath(path: string, params: Record<string, string>): string {
  * number of series stays bounded.
  */
 export function accessLog(log: Logger, metrics: Metrics) {
+  // Every field of the line is built here from values that carry no credential (the path has
+  // neither its query nor its handles), so it skips the redaction the other lines go through,
+  // which costs more than the rest of writing a line.
+  const lines = log.child({}, { redact: [] });
   return async (ctx: Context, next: Next) => {
     const started = process.hrtime.bigint();
     let status: number | undefined;
@@ -75,8 +79,8 @@ export function accessLog(log: Logger, metrics: Metrics) {
         status: answered,
         durationMs: Math.round(seconds * 10_000) / 10,
       };
-      if (PROBES.has(routeName)) log.debug(line, 'request');
-      else log.info(line, 'request');
+      if (PROBES.has(routeName)) lines.debug(line, 'request');
+      else lines.info(line, 'request');
     }
   };
 }

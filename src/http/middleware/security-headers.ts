@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
+import { pooledRandomBytes } from '../../util/random.js';
 
 /**
  * Headers for every response, the provider's pages included: they are set on the Node response
@@ -10,7 +10,7 @@ import type { Context, Next } from 'koa';
  */
 export function securityHeaders(options: { https: boolean }) {
   return async (ctx: Context, next: Next) => {
-    const nonce = randomBytes(16).toString('base64');
+    const nonce = pooledRandomBytes(16).toString('base64');
     ctx.state.cspNonce = nonce;
     ctx.set(
       'Content-Security-Policy',
