@@ -9,8 +9,9 @@ const other = engine === 'postgres' ? 'embedded' : 'postgres';
 // running server's control socket) cover what differs.
 const onceOnPostgres = ['test/cli/clients.test.ts', 'test/cli/users.test.ts', 'test/cli/resources-and-tokens.test.ts', 'test/cli/keys.test.ts'];
 
+// test/e2e drives a real browser; it runs apart, with `npm run test:e2e` (ava.e2e.config.js).
 export default {
-  files: ['test/**/*.test.ts', `!test/${other}/**`, ...(engine === 'embedded' ? onceOnPostgres.map((file) => `!${file}`) : [])],
+  files: ['test/**/*.test.ts', `!test/${other}/**`, '!test/e2e/**', ...(engine === 'embedded' ? onceOnPostgres.map((file) => `!${file}`) : [])],
   extensions: { ts: 'module' },
   nodeArguments: ['--import=tsx'],
   workerThreads: false,

@@ -9,6 +9,7 @@ import { accessLog } from './http/middleware/access-log.js';
 import { errorHandler } from './http/middleware/error-handler.js';
 import { requestId } from './http/middleware/request-id.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
+import { languageRouter } from './http/language.js';
 import { interactionsRouter } from './interactions/routes.js';
 import { DISCOVERY_PATH, OAUTH_DISCOVERY_PATH, PROVIDER_ROUTES } from './oidc/configuration.js';
 import { publishedDocuments } from './oidc/published-documents.js';
@@ -29,7 +30,7 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
   app.use(requestId());
   app.use(accessLog(deps.log, deps.metrics));
   app.use(securityHeaders({ https: deps.config.http.issuer.startsWith('https:') }));
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, deps.config.theme));
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   const toProvider = async (ctx: Koa.Context) => {
     const current = provider();
@@ -50,8 +51,9 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
   // /metrics moves to LATCHKEY_METRICS_PORT when that is set (src/ops/server.ts); the probes stay here too.
   const ops = opsRouter(deps, { metrics: deps.config.ops.metricsPort === undefined });
   app.use(ops.routes()).use(ops.allowedMethods());
-  const assets = await assetsRouter();
+  const assets = await assetsRouter(deps.config.theme);
   app.use(assets.routes());
+  app.use(languageRouter(deps.config).routes());
   const interactions = interactionsRouter(deps, provider);
   app.use(interactions.routes()).use(interactions.allowedMethods());
   const selfService = selfServiceRouter(deps, provider);

@@ -107,6 +107,12 @@ const envSchema = z.object({
   LATCHKEY_METRICS_PORT: integer(1, 65535).optional(),
   LATCHKEY_METRICS_TOKEN: z.string().min(16, { message: 'accepts at least 16 characters' }).optional(),
   LATCHKEY_SHUTDOWN_TIMEOUT: interval.default(10),
+  LATCHKEY_THEME_NAME: z.string().trim().min(1).max(60, { message: 'accepts a product name of up to 60 characters' }).default('Latchkey'),
+  LATCHKEY_THEME_LOGO_URL: url('an http(s) URL of an image, such as https://example.com/logo.svg', ['http:', 'https:']).optional(),
+  LATCHKEY_THEME_PRIMARY_COLOR: z
+    .string()
+    .regex(/^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i, { message: 'accepts a hex color such as #3b4fd8' })
+    .default('#3b4fd8'),
 });
 
 export type Environment = 'development' | 'production' | 'test';
@@ -171,6 +177,8 @@ export interface Config {
     readonly maxDelay: number;
   };
   readonly retention: { readonly auditEvents: number; readonly sentMail: number };
+  /** What every page shows: the product's name and logo, and its color. */
+  readonly theme: { readonly name: string; readonly logoUrl: string | undefined; readonly primaryColor: string };
 }
 
 export class ConfigError extends Error {
@@ -257,6 +265,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxDelay: e.LATCHKEY_THROTTLE_MAX_DELAY,
     },
     retention: { auditEvents: e.LATCHKEY_AUDIT_RETENTION, sentMail: e.LATCHKEY_MAIL_RETENTION },
+    theme: { name: e.LATCHKEY_THEME_NAME, logoUrl: e.LATCHKEY_THEME_LOGO_URL, primaryColor: e.LATCHKEY_THEME_PRIMARY_COLOR.toLowerCase() },
   });
 }
 

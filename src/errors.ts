@@ -57,6 +57,11 @@ export class LatchkeyError extends Error {
     return catalogue[this.code].status;
   }
 
+  /** The code's own message; a different one says more about this case (and is matched for translation). */
+  get defaultMessage(): string {
+    return catalogue[this.code].message;
+  }
+
   get oauthError(): string {
     return catalogue[this.code].oauth;
   }

@@ -9,7 +9,7 @@ export function passwordRoutes(router: Router, kit: AccountKit): void {
   const { deps, guard } = kit;
 
   const show = (ctx: Context, problem: FormProblem | null) =>
-    kit.page(ctx, 'password', 'Password', { problem, minPasswordLength: deps.config.accounts.passwordMinLength });
+    kit.page(ctx, 'password', { problem, minPasswordLength: deps.config.accounts.passwordMinLength });
 
   router.get('/password', ...guard, (ctx) => show(ctx, null));
 
@@ -20,7 +20,7 @@ export function passwordRoutes(router: Router, kit: AccountKit): void {
       ctx,
       async () => {
         await changeOwnPassword(deps, actor, user, { currentPassword: text(body, 'currentPassword'), password: text(body, 'password'), confirmation: text(body, 'confirmation') }, sessionUid);
-        kit.done(ctx, '/account/password', 'Your password was changed. You were signed out on your other devices.');
+        kit.done(ctx, '/account/password', 'account.password.changed');
       },
       (problem) => show(ctx, problem),
     );

@@ -17,7 +17,7 @@ export function profileRoutes(router: Router, kit: AccountKit): void {
   const { deps, guard } = kit;
 
   const show = (ctx: Context, forms: Partial<ProfileForms> = {}) =>
-    kit.page(ctx, 'profile', 'Profile', {
+    kit.page(ctx, 'profile', {
       name: principal(ctx).user.name ?? '',
       newEmail: '',
       nameProblem: null,
@@ -35,9 +35,9 @@ export function profileRoutes(router: Router, kit: AccountKit): void {
       async () => {
         // An emptied name clears it.
         await updateUser(deps, actor, user.id, { name: optional(body, 'name') ?? null });
-        kit.done(ctx, '/account', 'Your name was saved.');
+        kit.done(ctx, '/account', 'account.profile.name_saved');
       },
-      (problem) => show(ctx, { name: text(body, 'name'), nameProblem: { ...problem, fields: { name: problem.fields.name ?? problem.message } } }),
+      (problem) => show(ctx, { name: text(body, 'name'), nameProblem: problem }),
     );
   });
 
@@ -49,9 +49,9 @@ export function profileRoutes(router: Router, kit: AccountKit): void {
       ctx,
       async () => {
         await requestEmailChange(deps, actor, user.id, newEmail);
-        kit.done(ctx, '/account', `We sent a confirmation link to ${newEmail}. Your email address changes when you open it.`);
+        kit.done(ctx, '/account', 'account.profile.link_sent', { email: newEmail });
       },
-      (problem) => show(ctx, { newEmail, emailProblem: { ...problem, fields: { newEmail: problem.fields.email ?? problem.message } } }),
+      (problem) => show(ctx, { newEmail, emailProblem: { ...problem, fields: problem.fields.email ? { newEmail: problem.fields.email } : {} } }),
     );
   });
 }

@@ -15,6 +15,7 @@ export function accountSession(deps: Deps, provider: () => Provider): FirstParty
     label: 'your account page',
     signIn: { clientId: ACCOUNT_CLIENT_ID, scope: 'openid profile email' },
     signedOutView: 'account/signed-out',
+    section: 'account.section',
     async authorize(ctx, token) {
       const principal = await authorizeAccount(deps, provider(), token, ctx.ip);
       return principal ? { principal } : 'sign-in';
@@ -22,7 +23,7 @@ export function accountSession(deps: Deps, provider: () => Provider): FirstParty
     // The sign-in was cancelled on the provider's page: the browser is not signed in here.
     async refused(ctx) {
       ctx.type = 'html';
-      ctx.body = await renderPage('account/signed-out', { title: 'Not signed in' }, {});
+      ctx.body = await renderPage(ctx, 'account/signed-out', { title: 'account.not_signed_in.title', section: 'account.section', theme: deps.config.theme }, {});
     },
   });
 }

@@ -1,6 +1,7 @@
 import type { Router } from '@koa/router';
 import { listUserSessions, signOutOtherSessions, signOutSession } from '../domain/sessions.js';
 import type { FirstPartySession } from '../http/first-party/session.js';
+import { seeOther } from '../http/forms.js';
 import { principal, type AccountKit } from './kit.js';
 
 /** /account/sessions: where the user is signed in, and signing out any of it. */
@@ -20,23 +21,23 @@ export function sessionRoutes(router: Router, kit: AccountKit, session: FirstPar
         current: record.uid === sessionUid,
       })),
     );
-    await kit.page(ctx, 'sessions', 'Sessions', { sessions });
+    await kit.page(ctx, 'sessions', { sessions });
   });
 
   router.post('/sessions/:uid/sign-out', ...guard, async (ctx) => {
     const { user, actor, sessionUid } = principal(ctx);
     const uid = ctx.params.uid!;
     await signOutSession(deps, actor, user.id, uid);
-    if (uid !== sessionUid) return kit.done(ctx, '/account/sessions', 'That session was signed out.');
+    if (uid !== sessionUid) return kit.done(ctx, '/account/sessions', 'account.sessions.signed_out');
     // This very browser: the account page's token ended with the session.
     session.forget(ctx);
-    ctx.status = 303;
-    ctx.redirect('/account/signed-out');
+    seeOther(ctx, '/account/signed-out');
   });
 
   router.post('/sessions/sign-out-others', ...guard, async (ctx) => {
     const { user, actor, sessionUid } = principal(ctx);
     const ended = await signOutOtherSessions(deps, actor, user.id, sessionUid);
-    kit.done(ctx, '/account/sessions', ended === 1 ? 'Signed out 1 other session.' : `Signed out ${ended} other sessions.`);
+    if (ended === 1) kit.done(ctx, '/account/sessions', 'account.sessions.signed_out_others_one');
+    else kit.done(ctx, '/account/sessions', 'account.sessions.signed_out_others', { count: ended });
   });
 }

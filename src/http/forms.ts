@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { LatchkeyError } from '../errors.js';
+import type { MessageKey, Params } from '../i18n/translate.js';
 import type { Flash } from './first-party/session.js';
 
 /** A parsed urlencoded body: repeated names come as arrays. */
@@ -51,9 +52,25 @@ export function seconds(body: FormBody, name: string): number | undefined {
 }
 
 export interface FormProblem {
+  /** What was refused, in English as domain code wrote it: views show it through `t.message`. */
   message: string;
-  /** Form field -> what is wrong with it. */
+  /** The message's own key, when it has one (a code's standard message): views show `t(key)` instead. */
+  key?: MessageKey;
+  /** Form field -> what is wrong with it (a domain message, shown through `t.message`). */
   fields: Record<string, string>;
+}
+
+/** True for parseInput's "field: problem; field: problem": every problem is shown beside its field. */
+function isFieldSummary(error: LatchkeyError): boolean {
+  const details = Object.entries(error.details ?? {});
+  return details.length > 0 && error.message === details.map(([field, message]) => `${field}: ${message}`).join('; ');
+}
+
+/** What to say at the top of a form about a refusal the person can act on, for the views' `t`. */
+export function problemText(error: LatchkeyError): { message: string; key?: MessageKey } {
+  if (isFieldSummary(error)) return { message: 'Some details need changing: see the fields below.', key: 'form.fix_fields' };
+  if (error.message === error.defaultMessage) return { message: error.message, key: `error.${error.code}` };
+  return { message: error.message };
 }
 
 /**
@@ -65,14 +82,26 @@ export function formProblem(error: unknown): FormProblem {
   if (!(error instanceof LatchkeyError) || error.status >= 500 || error.code.startsWith('admin.') || error.code === 'csrf.invalid') throw error;
   const fields: Record<string, string> = {};
   for (const [key, message] of Object.entries(error.details ?? {})) fields[key.split('.')[0]!] ??= message;
-  return { message: error.message, fields };
+  return { ...problemText(error), fields };
 }
 
-/** Remembers a message for the next page and answers 303, so a reload does not repeat the POST. */
-export function redirectAfterAction(ctx: Context, flash: Flash, to: string, message: string): void {
-  flash.put(ctx, message);
+/**
+ * Answers 303 See Other to `to`, with no body: Koa's "Redirecting to …" is text no browser shows
+ * and no translator should have to see.
+ */
+export function seeOther(ctx: Context, to: string): void {
   ctx.status = 303;
   ctx.redirect(to);
+  ctx.body = '';
+}
+
+/**
+ * Remembers a message for the next page and answers 303, so a reload does not repeat the POST.
+ * The message is shown in the next page's language; string params are data (names, addresses).
+ */
+export function redirectAfterAction(ctx: Context, flash: Flash, to: string, key: MessageKey, params: Params = {}): void {
+  flash.put(ctx, key, params);
+  seeOther(ctx, to);
 }
 
 /**

@@ -1,18 +1,50 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
+import type { Context } from 'koa';
+import type { Config } from '../config.js';
+import { LANGUAGE_COOKIE, negotiateLocale } from '../i18n/negotiate.js';
+import { Html, languageChoices, literal, translator, type MessageKey, type Params, type Translate } from '../i18n/translate.js';
 
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
 
 export interface Page {
-  title: string;
-  /** BCP 47 tag for <html lang>; from ui_locales when the request gave one we have. */
-  lang?: string;
+  /** The page's name in the tab: a message, with its placeholders' values. */
+  title: MessageKey;
+  titleParams?: Params;
+  /** The part of the site (the admin console, the account page), after the page's name. */
+  section?: MessageKey;
+  theme: Config['theme'];
+  /** The authorization request's ui_locales, on pages an application sent the browser to. */
+  uiLocales?: unknown;
 }
 
-/** Renders a view inside the one layout. Every value is escaped by the templates (`<%=`). */
-export async function renderPage(view: string, page: Page, locals: Record<string, unknown>): Promise<string> {
+/** The locale of this request's pages: the switcher's cookie, then ui_locales, then Accept-Language. */
+export function pageTranslator(ctx: Context, uiLocales?: unknown): Translate {
+  return translator(negotiateLocale({ chosen: ctx.cookies.get(LANGUAGE_COOKIE), uiLocales, acceptLanguage: ctx.get('accept-language') }));
+}
+
+/**
+ * Renders a view inside the one layout. Every view gets `t` (every string a person reads goes
+ * through it), `literal` for data in a message, `Html` for other markup in one, and `theme`. Every value is escaped by the
+ * templates (`<%=`); data that is not ours to translate (names, addresses, codes) sits in an
+ * element marked translate="no".
+ */
+export async function renderPage(ctx: Context, view: string, page: Page, locals: Record<string, unknown>): Promise<string> {
+  const t = pageTranslator(ctx, page.uiLocales);
+  const shared = { t, Html, literal, theme: page.theme };
   // Templates ship with the release: compile each once per process.
-  const body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), locals, { cache: true });
-  return ejs.renderFile(path.join(viewsDir, 'layout.ejs'), { title: page.title, lang: page.lang ?? 'en', body }, { cache: true });
+  const body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), { ...shared, ...locals }, { cache: true });
+  const name = t(page.title, page.titleParams);
+  const product = page.theme.name;
+  const title = page.section ? t('layout.title_in_section', { page: name, section: t(page.section), product }) : t('layout.title', { page: name, product });
+  // The switcher comes back to this page; a form's POST comes back to the page the form is on.
+  // The provider's pages (ctx.oidc) keep their query out: it holds the protocol's parameters
+  // (state, hints), which are not ours to repeat into a link.
+  const here = ctx.method === 'GET' && !('oidc' in ctx) ? ctx.originalUrl : ctx.path;
+  return ejs.renderFile(
+    path.join(viewsDir, 'layout.ejs'),
+    { ...shared, title, lang: t.locale, body, languages: languageChoices(), returnTo: here },
+    { cache: true },
+  );
 }

@@ -9,15 +9,22 @@ import { recordAudit } from '../domain/audit.js';
 import { assertNotThrottled, clearFailures, emailThrottle, recordFailure } from '../domain/throttle.js';
 import { LatchkeyError } from '../errors.js';
 import { loginOutcome } from '../metrics.js';
+import { problemText } from '../http/forms.js';
 import { pageCsrf } from '../http/middleware/page-csrf.js';
-import { renderPage } from '../http/render.js';
-import { pageLanguage } from '../oidc/locales.js';
+import { pageTranslator, renderPage } from '../http/render.js';
 import { sha256 } from '../util/digest.js';
 import { cookieSecrets, type Provider } from '../oidc/provider.js';
 import { describePermissions } from './permissions.js';
 import { loginForm } from './forms.js';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface ClientPresentation {
+  name: string;
+  logoUri: string | undefined;
+  policyUri: string | undefined;
+  tosUri: string | undefined;
+}
 
 /**
  * The pages oidc-provider sends the browser to: login and consent. Each handler reads the
@@ -50,18 +57,27 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     return found;
   }
 
-  async function clientName(ctx: Context, clientId: unknown): Promise<string> {
+  /** How the login and consent pages present the application: its registered name, logo and policies. */
+  async function clientOf(ctx: Context, interaction: Details): Promise<ClientPresentation> {
+    const clientId = interaction.params.client_id;
     const client = typeof clientId === 'string' ? await providerOf(ctx).Client.find(clientId) : undefined;
-    return client?.clientName ?? (typeof clientId === 'string' ? clientId : 'the application');
+    return {
+      name: client?.clientName ?? (typeof clientId === 'string' ? clientId : pageTranslator(ctx, interaction.params.ui_locales)('common.the_application')),
+      logoUri: client?.logoUri,
+      policyUri: client?.policyUri,
+      tosUri: client?.tosUri,
+    };
   }
 
-  async function showLogin(ctx: Context, interaction: Details, state: { email: string; error: string | null; unverified?: boolean }) {
+  const page = (title: 'login.title' | 'consent.title', interaction: Details) => ({ title, theme: deps.config.theme, uiLocales: interaction.params.ui_locales });
+
+  async function showLogin(ctx: Context, interaction: Details, state: { email: string; error: LatchkeyError | null; unverified?: boolean }) {
     ctx.type = 'html';
-    ctx.body = await renderPage('interactions/login', { title: 'Sign in', lang: pageLanguage(interaction.params.ui_locales) }, {
+    ctx.body = await renderPage(ctx, 'interactions/login', page('login.title', interaction), {
       uid: interaction.uid,
-      clientName: await clientName(ctx, interaction.params.client_id),
+      client: await clientOf(ctx, interaction),
       email: state.email,
-      error: state.error,
+      error: state.error && problemText(state.error),
       unverified: state.unverified ?? false,
       signupEnabled: deps.config.accounts.signup,
       csrfToken: ctx.state.csrfToken as string,
@@ -88,11 +104,11 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       // First-party applications are Latchkey's own or the operator's: no consent screen.
       if (account && client?.firstParty) return grantAndFinish(ctx, interaction, account.id);
       ctx.type = 'html';
-      ctx.body = await renderPage('interactions/consent', { title: 'Allow access', lang: pageLanguage(interaction.params.ui_locales) }, {
+      ctx.body = await renderPage(ctx, 'interactions/consent', page('consent.title', interaction), {
         uid: interaction.uid,
-        clientName: await clientName(ctx, interaction.params.client_id),
+        client: await clientOf(ctx, interaction),
         accountEmail: account?.email ?? '',
-        permissions: describePermissions(interaction.prompt.details),
+        permissions: describePermissions(interaction.prompt.details, pageTranslator(ctx, interaction.params.ui_locales)),
         // The user allowed this application something before: the page lists only what is new.
         grantedBefore: interaction.grantId !== undefined,
         csrfToken: ctx.state.csrfToken as string,
@@ -125,7 +141,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       else if (error.code !== 'auth.email_unverified') throw error;
       deps.metrics.logins.inc({ outcome: loginOutcome(error.code) });
       ctx.status = error.status;
-      await showLogin(ctx, interaction, { email: submitted.email, error: error.message, unverified: error.code === 'auth.email_unverified' });
+      await showLogin(ctx, interaction, { email: submitted.email, error, unverified: error.code === 'auth.email_unverified' });
     }
   });
 

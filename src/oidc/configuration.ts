@@ -13,7 +13,7 @@ import { now } from '../util/clock.js';
 import { createAdapterFactory, REGISTRATION_POLICY } from './adapter.js';
 import { accountFinder } from './find-account.js';
 import { renderErrorPage } from './error-page.js';
-import { pageLanguage, UI_LOCALES } from './locales.js';
+import { LANGUAGES } from '../i18n/locales.js';
 import { outgoingFetch } from './outgoing-fetch.js';
 import { orUnavailable } from './unavailable.js';
 
@@ -224,14 +224,14 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, sto
         enabled: true,
         async logoutSource(ctx, form) {
           ctx.type = 'html';
-          ctx.body = await renderPage('interactions/logout', { title: 'Sign out', lang: pageLanguage(ctx.oidc?.params?.ui_locales) }, {
+          ctx.body = await renderPage(ctx, 'interactions/logout', { title: 'logout.title', theme: deps.config.theme, uiLocales: ctx.oidc?.params?.ui_locales }, {
             form,
             clientName: ctx.oidc.client?.clientName ?? null,
           });
         },
         async postLogoutSuccessSource(ctx) {
           ctx.type = 'html';
-          ctx.body = await renderPage('interactions/logged-out', { title: 'Signed out', lang: pageLanguage(ctx.oidc?.params?.ui_locales) }, {
+          ctx.body = await renderPage(ctx, 'interactions/logged-out', { title: 'logged_out.title', theme: deps.config.theme, uiLocales: ctx.oidc?.params?.ui_locales }, {
             clientName: ctx.oidc.client?.clientName ?? null,
           });
         },
@@ -253,13 +253,14 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, sto
       pushedAuthorizationRequests: { enabled: false },
     },
     discovery: {
-      ui_locales_supported: [...UI_LOCALES],
-      claims_locales_supported: [...UI_LOCALES],
+      ui_locales_supported: [...LANGUAGES],
+      // Names and addresses are released as the user typed them, in no particular language.
+      claims_locales_supported: ['en'],
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    renderError: renderErrorPage,
+    renderError: renderErrorPage(deps.config),
     fetch: outgoingFetch(deps.config.env),
     // Consent is remembered per user and client: a session that has not met the client yet (another
     // browser, a sign-in after the last session ended) starts from the user's latest grant to it,

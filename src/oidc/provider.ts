@@ -6,6 +6,7 @@ import type { KeyMaterial } from '../domain/keys.js';
 import { assertNotThrottled, clientThrottle, recordFailure } from '../domain/throttle.js';
 import { LatchkeyError } from '../errors.js';
 import { now } from '../util/clock.js';
+import { continuePage, notFoundPage } from './provider-pages.js';
 import { databaseStorage, providerConfiguration } from './configuration.js';
 import { logProviderEvents } from './events.js';
 import { observeProvider } from './observe.js';
@@ -85,5 +86,7 @@ export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
   observeProvider(provider, deps);
   compareSecretsByDigest(deps, provider);
   provider.use(registrationManagement(deps));
+  provider.use(continuePage(deps.config.theme));
+  provider.use(notFoundPage(deps.config.theme));
   return provider;
 }

@@ -19,7 +19,7 @@ export async function startOpsServer(deps: Deps, options: { port: number; host: 
   const app = new Koa();
   app.use(requestId());
   app.use(accessLog(deps.log, deps.metrics));
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, deps.config.theme));
   const router = opsRouter(deps, { metrics: true });
   app.use(router.routes()).use(router.allowedMethods());
   app.use(() => {

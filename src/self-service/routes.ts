@@ -8,11 +8,22 @@ import { passwordResetTarget, requestPasswordReset, resetPassword } from '../dom
 import { signUp } from '../domain/signup.js';
 import { assertNotThrottled, emailThrottle, recordFailure } from '../domain/throttle.js';
 import { LatchkeyError } from '../errors.js';
+import { problemText } from '../http/forms.js';
 import { pageCsrf } from '../http/middleware/page-csrf.js';
-import { renderPage } from '../http/render.js';
+import { pageTranslator, renderPage } from '../http/render.js';
+import type { MessageKey, Translate } from '../i18n/translate.js';
 import { safeReturnPath } from '../http/return-path.js';
 import { cookieSecrets, type Provider } from '../oidc/provider.js';
 import { emailForm, newPasswordForm, signupForm, tokenForm } from './forms.js';
+
+const DURATION_KEYS = new Set<string>(['day', 'days', 'hour', 'hours', 'minute', 'minutes', 'second', 'seconds']);
+
+/** How long a link lasts, as the mail says it ("30 minutes"), in the reader's language. */
+function lifetime(t: Translate, seconds: number): string {
+  const described = describeDuration(seconds);
+  const [count = '', unit = ''] = described.split(' ');
+  return DURATION_KEYS.has(unit) ? t(`duration.${unit}` as MessageKey, { count }) : described;
+}
 
 /**
  * The pages reached from the sign-in page or from an email: sign-up, email confirmation and
@@ -37,11 +48,12 @@ export function selfServiceRouter(deps: Deps, provider: () => Provider): Router 
     return typeof value === 'string' ? value : '';
   };
 
-  async function show(ctx: Context, view: string, title: string, locals: Record<string, unknown>, status = 200) {
+  async function show(ctx: Context, view: string, title: MessageKey, locals: Record<string, unknown>, status = 200) {
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = await renderPage(`self-service/${view}`, { title }, { csrfToken: ctx.state.csrfToken as string, problem: null, ...locals });
+    ctx.body = await renderPage(ctx, `self-service/${view}`, { title, theme: deps.config.theme }, { csrfToken: ctx.state.csrfToken as string, problem: null, ...locals });
   }
+  const lasts = (ctx: Context, seconds: number) => lifetime(pageTranslator(ctx), seconds);
 
   /**
    * Each request counts against its address and the network whether or not an account has the
@@ -54,18 +66,18 @@ export function selfServiceRouter(deps: Deps, provider: () => Provider): Router 
   }
 
   /** A refusal the person can act on shows the form again: field errors beside their fields, or how long to wait. */
-  async function showProblem(ctx: Context, error: unknown, view: string, title: string, locals: Record<string, unknown>) {
+  async function showProblem(ctx: Context, error: unknown, view: string, title: MessageKey, locals: Record<string, unknown>) {
     if (!(error instanceof LatchkeyError) || !['input.invalid', 'auth.throttled'].includes(error.code)) throw error;
     if (error.retryAfter !== undefined) ctx.set('Retry-After', String(error.retryAfter));
-    const message = error.code === 'input.invalid' ? 'Some details need changing: see the fields below.' : error.message;
-    await show(ctx, view, title, { ...locals, problem: { message, fields: error.details ?? {} } }, error.status);
+    const text = error.code === 'input.invalid' ? ({ message: 'Some details need changing: see the fields below.', key: 'form.fix_fields' } as const) : problemText(error);
+    await show(ctx, view, title, { ...locals, problem: { ...text, fields: error.details ?? {} } }, error.status);
   }
 
   function assertSignupOpen() {
     if (!accounts.signup) throw new LatchkeyError('signup.disabled');
   }
 
-  const signupPage = { view: 'signup', title: 'Create an account' };
+  const signupPage = { view: 'signup', title: 'signup.title' } as const;
   router.get('/signup', async (ctx) => {
     assertSignupOpen();
     await show(ctx, signupPage.view, signupPage.title, { returnTo: safeReturnPath(query(ctx, 'return_to')), name: '', email: '', minLength: accounts.passwordMinLength });
@@ -82,19 +94,19 @@ export function selfServiceRouter(deps: Deps, provider: () => Provider): Router 
       const locals = { returnTo, name: submitted.name ?? '', email: submitted.email, minLength: accounts.passwordMinLength };
       return showProblem(ctx, error, signupPage.view, signupPage.title, locals);
     }
-    await show(ctx, 'signup-sent', 'Check your email', { email: submitted.email.trim(), lasts: describeDuration(accounts.emailLinkTtl), returnTo });
+    await show(ctx, 'signup-sent', 'self_service.check_email', { email: submitted.email.trim(), lasts: lasts(ctx, accounts.emailLinkTtl), returnTo });
   });
 
   // Confirming takes a POST: mail scanners open links in emails, and that must not use them up.
   router.get('/verify-email', async (ctx) => {
     const token = query(ctx, 'token');
     const target = await verificationTarget(deps, token);
-    await show(ctx, 'verify-email', 'Confirm your email', { token, email: target.email });
+    await show(ctx, 'verify-email', 'verify_email.title', { token, email: target.email });
   });
 
   router.post('/verify-email', async (ctx) => {
     const verified = await verifyEmail(deps, anonymous(ctx), tokenForm(ctx.request.body).token);
-    await show(ctx, 'email-confirmed', 'Email confirmed', { email: verified.email, changed: verified.changed, continueTo: safeReturnPath(verified.returnTo) });
+    await show(ctx, 'email-confirmed', 'email_confirmed.title', { email: verified.email, changed: verified.changed, continueTo: safeReturnPath(verified.returnTo) });
   });
 
   router.post('/verify-email/resend', async (ctx) => {
@@ -102,10 +114,10 @@ export function selfServiceRouter(deps: Deps, provider: () => Provider): Router 
     const returnTo = safeReturnPath(submitted.returnTo);
     await countRequest(ctx, 'verify', submitted.email);
     await resendVerification(deps, submitted.email, { returnTo });
-    await show(ctx, 'resend-sent', 'Check your email', { lasts: describeDuration(accounts.emailLinkTtl), returnTo });
+    await show(ctx, 'resend-sent', 'self_service.check_email', { lasts: lasts(ctx, accounts.emailLinkTtl), returnTo });
   });
 
-  const forgotPage = { view: 'forgot-password', title: 'Reset your password' };
+  const forgotPage = { view: 'forgot-password', title: 'forgot_password.title' } as const;
   router.get('/password/forgot', async (ctx) => {
     await show(ctx, forgotPage.view, forgotPage.title, { returnTo: safeReturnPath(query(ctx, 'return_to')), email: '' });
   });
@@ -119,10 +131,10 @@ export function selfServiceRouter(deps: Deps, provider: () => Provider): Router 
     } catch (error) {
       return showProblem(ctx, error, forgotPage.view, forgotPage.title, { returnTo, email: submitted.email });
     }
-    await show(ctx, 'reset-sent', 'Check your email', { email: submitted.email.trim(), lasts: describeDuration(accounts.resetLinkTtl), returnTo });
+    await show(ctx, 'reset-sent', 'self_service.check_email', { email: submitted.email.trim(), lasts: lasts(ctx, accounts.resetLinkTtl), returnTo });
   });
 
-  const resetPage = { view: 'reset-password', title: 'Choose a new password' };
+  const resetPage = { view: 'reset-password', title: 'reset_password.title' } as const;
   router.get('/password/reset', async (ctx) => {
     const token = query(ctx, 'token');
     const target = await passwordResetTarget(deps, token);
@@ -140,7 +152,7 @@ export function selfServiceRouter(deps: Deps, provider: () => Provider): Router 
       const target = await passwordResetTarget(deps, submitted.token);
       return showProblem(ctx, error, resetPage.view, resetPage.title, { token: submitted.token, email: target.email, minLength: accounts.passwordMinLength });
     }
-    await show(ctx, 'password-changed', 'Password changed — sign in', { continueTo: safeReturnPath(returnTo) });
+    await show(ctx, 'password-changed', 'password_changed.title', { continueTo: safeReturnPath(returnTo) });
   });
 
   return router;

@@ -194,7 +194,7 @@ test('connected apps lists an app the user allowed; revoking it ends its tokens 
   const revoke = await submit(browser, page, `/account/apps/${encodeURIComponent(grant!.grantId)}/revoke`);
   t.is(revoke.status, 303);
   const after = await open(browser, url('/account/apps'));
-  t.true(after.html.includes('Photo Album no longer has access to your account.'));
+  t.true(after.html.includes('<span translate="no">Photo Album</span> no longer has access to your account.'));
   t.true(after.html.includes('No applications have access to your account.'));
 
   t.is(await refreshError(rp, app.refresh_token!), 'invalid_grant');
@@ -278,7 +278,7 @@ test('changing the email sends a link to the new address and changes nothing unt
   const response = await submit(browser, page, '/account/email', { newEmail });
   t.is(response.status, 303);
   const shown = await open(browser, url('/account'));
-  t.true(shown.html.includes(`We sent a confirmation link to ${newEmail}`));
+  t.true(shown.html.includes(`We sent a confirmation link to <span translate="no">${newEmail}</span>`));
 
   const mail = await server.deps.db.knex('mail_outbox').where({ to_address: newEmail }).first();
   t.truthy(mail);

@@ -94,7 +94,17 @@ const badValues: Array<[string, string]> = [
   ['ISSUER', 'https://id.example.com/tenant'],
   ['LATCHKEY_ARGON2_TIME', '0'],
   ['LATCHKEY_ENV', 'staging'],
+  ['LATCHKEY_THEME_PRIMARY_COLOR', 'blue'],
+  ['LATCHKEY_THEME_PRIMARY_COLOR', '#12345'],
+  ['LATCHKEY_THEME_LOGO_URL', 'logo.png'],
+  ['LATCHKEY_THEME_NAME', 'x'.repeat(61)],
 ];
+
+test('the theme defaults to Latchkey in its own blue with no logo, and takes a product name, logo and color', (t) => {
+  t.deepEqual(loadConfig({}).theme, { name: 'Latchkey', logoUrl: undefined, primaryColor: '#3b4fd8' });
+  const themed = loadConfig({ LATCHKEY_THEME_NAME: ' Acme ID ', LATCHKEY_THEME_LOGO_URL: 'https://cdn.acme.example/logo.svg', LATCHKEY_THEME_PRIMARY_COLOR: '#0A7' });
+  t.deepEqual(themed.theme, { name: 'Acme ID', logoUrl: 'https://cdn.acme.example/logo.svg', primaryColor: '#0a7' });
+});
 
 for (const [variable, value] of badValues) {
   test(`${variable}=${value} is refused with one line naming ${variable}`, (t) => {

@@ -5,8 +5,14 @@
 export class Browser {
   private readonly cookies = new Map<string, string>();
 
-  /** `send` is how requests leave (the benchmark's reaches a server behind a TLS-terminating proxy). */
-  constructor(private readonly send: typeof fetch = fetch) {}
+  /**
+   * `send` is how requests leave (the benchmark's reaches a server behind a TLS-terminating
+   * proxy); `languages` is the Accept-Language every request sends, as a browser's settings do.
+   */
+  constructor(
+    private readonly send: typeof fetch = fetch,
+    private readonly languages?: string,
+  ) {}
 
   cookieValues(): string[] {
     return [...this.cookies.values()];
@@ -25,6 +31,7 @@ export class Browser {
     const headers = new Headers(init.headers);
     if (this.cookies.size > 0) headers.set('cookie', this.cookieHeader());
     headers.set('accept', headers.get('accept') ?? 'text/html');
+    if (this.languages && !headers.has('accept-language')) headers.set('accept-language', this.languages);
     const response = await this.send(url, { ...init, headers, redirect: 'manual' });
     for (const line of response.headers.getSetCookie()) this.store(line);
     return response;

@@ -90,7 +90,7 @@ export async function assertErrorPage(t: ExecutionContext, response: Response, c
   t.is(response.status, 400, html);
   t.regex(response.headers.get('content-type') ?? '', /^text\/html/);
   t.is(response.headers.get('location'), null);
-  t.true(html.includes(`<code>${code}</code>`), `the page names the error ${code}:\n${html}`);
+  t.true(html.includes(`<code translate="no">${code}</code>`), `the page names the error ${code}:\n${html}`);
   return html;
 }
 

@@ -33,7 +33,8 @@ test('discovery advertises exactly the protocol surface Latchkey supports', (t) 
   t.deepEqual(metadata.id_token_signing_alg_values_supported, ['ES256', 'RS256']);
   t.deepEqual(metadata.subject_types_supported, ['public']);
   t.deepEqual(metadata.claim_types_supported, ['normal']);
-  t.deepEqual(metadata.ui_locales_supported, ['en']);
+  t.deepEqual(metadata.ui_locales_supported, ['en', 'de']);
+  t.deepEqual(metadata.claims_locales_supported, ['en']);
   t.is(metadata.claims_parameter_supported, true);
   t.is(metadata.authorization_response_iss_parameter_supported, true);
   t.is(metadata.request_uri_parameter_supported, false);

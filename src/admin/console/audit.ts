@@ -9,6 +9,6 @@ export function auditRoutes(router: Router, kit: ConsoleKit): void {
     const type = optional(ctx.query, 'type');
     // An unknown type is refused by the domain, which names the field.
     const page = await listAuditEvents(deps, { type: type as AuditEventType | undefined, cursor: optional(ctx.query, 'cursor'), limit: 50 });
-    await kit.page(ctx, 'audit', 'list', 'Audit log', { page, type: type ?? '', types: AUDIT_EVENT_TYPES });
+    await kit.page(ctx, 'audit', 'list', 'admin.audit.title', { page, type: type ?? '', types: AUDIT_EVENT_TYPES });
   });
 }

@@ -15,6 +15,7 @@ import {
 import { BUILT_IN_CLIENT_IDS } from '../../domain/first-party-clients.js';
 import type { ClientRow } from '../../store/clients.js';
 import { checked, checkedValues, formBody, lines, optional, seconds, text, type FormBody, type FormProblem } from '../../http/forms.js';
+import type { MessageKey } from '../../i18n/translate.js';
 import { principal, type ConsoleKit } from './kit.js';
 
 const OPTIONAL_URIS = ['logoUri', 'clientUri', 'policyUri', 'tosUri', 'backchannelLogoutUri'] as const;
@@ -140,26 +141,26 @@ const usesSecret = (client: ClientRow) => (SECRET_AUTH_METHODS as readonly strin
 const formChoices = { grantTypeChoices: GRANT_TYPES, authMethodChoices: SECRET_AUTH_METHODS };
 
 const GRACE_CHOICES = [
-  { value: '0', label: 'Stop it now' },
-  { value: '3600', label: 'Keep it working for 1 hour' },
-  { value: '86400', label: 'Keep it working for 1 day' },
-  { value: '604800', label: 'Keep it working for 7 days' },
-];
+  { value: '0', label: 'admin.clients.grace.none' },
+  { value: '3600', label: 'admin.clients.grace.hour' },
+  { value: '86400', label: 'admin.clients.grace.day' },
+  { value: '604800', label: 'admin.clients.grace.week' },
+] as const satisfies ReadonlyArray<{ value: string; label: MessageKey }>;
 
 export function clientRoutes(router: Router, kit: ConsoleKit): void {
   const { deps, guard } = kit;
   const path = (clientId: string) => `/admin/clients/${encodeURIComponent(clientId)}`;
 
   const showNew = (ctx: Context, values: ClientFormValues | null, problem: FormProblem | null) =>
-    kit.page(ctx, 'clients', 'new', 'New client', { values, problem, ...formChoices });
+    kit.page(ctx, 'clients', 'new', 'admin.clients.new', { values, problem, ...formChoices });
 
   const showEdit = (ctx: Context, client: ClientRow, values: ClientFormValues, problem: FormProblem | null) =>
-    kit.page(ctx, 'clients', 'edit', client.name, { client, values, problem, usesSecret: usesSecret(client), builtIn: BUILT_IN_CLIENT_IDS.includes(client.clientId), ...formChoices });
+    kit.page(ctx, 'clients', 'edit', { key: 'admin.named', params: { name: client.name } }, { client, values, problem, usesSecret: usesSecret(client), builtIn: BUILT_IN_CLIENT_IDS.includes(client.clientId), ...formChoices });
 
   router.get('/clients', ...guard, async (ctx) => {
     const name = optional(ctx.query, 'name');
     const page = await listClients(deps, { name, cursor: optional(ctx.query, 'cursor'), limit: 50 });
-    await kit.page(ctx, 'clients', 'list', 'Clients', { page, name: name ?? '', builtInClientIds: BUILT_IN_CLIENT_IDS });
+    await kit.page(ctx, 'clients', 'list', 'admin.clients.title', { page, name: name ?? '', builtInClientIds: BUILT_IN_CLIENT_IDS });
   });
 
   router.get('/clients/new', ...guard, (ctx) => showNew(ctx, null, null));
@@ -170,7 +171,7 @@ export function clientRoutes(router: Router, kit: ConsoleKit): void {
       ctx,
       async () => {
         const { client, clientSecret } = await createClient(deps, principal(ctx).actor, createInput(body));
-        await kit.page(ctx, 'clients', 'secret', 'Client created', { client, clientSecret, created: true });
+        await kit.page(ctx, 'clients', 'secret', 'admin.clients.created', { client, clientSecret, created: true });
       },
       (problem) => showNew(ctx, submittedValues(body), problem),
     );
@@ -188,7 +189,7 @@ export function clientRoutes(router: Router, kit: ConsoleKit): void {
       ctx,
       async () => {
         const client = await updateClient(deps, principal(ctx).actor, clientId, updateInput(body));
-        kit.done(ctx, path(client.clientId), `Saved ${client.name}.`);
+        kit.done(ctx, path(client.clientId), 'admin.saved', { name: client.name });
       },
       async (problem) => showEdit(ctx, await getClient(deps, clientId), submittedValues(body), problem),
     );
@@ -196,22 +197,22 @@ export function clientRoutes(router: Router, kit: ConsoleKit): void {
 
   router.get('/clients/:id/rotate', ...guard, async (ctx) => {
     const client = await getClient(deps, ctx.params.id!);
-    await kit.page(ctx, 'clients', 'rotate', `Rotate the secret of ${client.name}`, { client, graceChoices: GRACE_CHOICES });
+    await kit.page(ctx, 'clients', 'rotate', { key: 'admin.clients.rotate.title', params: { name: client.name } }, { client, graceChoices: GRACE_CHOICES });
   });
 
   router.post('/clients/:id/rotate', ...guard, async (ctx) => {
     const body = formBody(ctx.request.body);
     const { client, clientSecret } = await rotateClientSecret(deps, principal(ctx).actor, ctx.params.id!, { graceSeconds: seconds(body, 'graceSeconds') });
-    await kit.page(ctx, 'clients', 'secret', 'New client secret', { client, clientSecret, created: false });
+    await kit.page(ctx, 'clients', 'secret', 'admin.clients.new_secret', { client, clientSecret, created: false });
   });
 
   router.get('/clients/:id/delete', ...guard, async (ctx) => {
     const client = await getClient(deps, ctx.params.id!);
-    await kit.page(ctx, 'clients', 'delete', `Delete ${client.name}?`, { client });
+    await kit.page(ctx, 'clients', 'delete', { key: 'admin.delete', params: { name: client.name } }, { client });
   });
 
   router.post('/clients/:id/delete', ...guard, async (ctx) => {
     await deleteClient(deps, principal(ctx).actor, ctx.params.id!);
-    kit.done(ctx, '/admin/clients', 'The client was deleted, with every grant and token issued to it.');
+    kit.done(ctx, '/admin/clients', 'admin.clients.deleted');
   });
 }

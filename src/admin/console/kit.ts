@@ -1,20 +1,24 @@
 import type { Context, Middleware } from 'koa';
 import type { Deps } from '../../deps.js';
 import { renderPage } from '../../http/render.js';
+import { Html, literal, type MessageKey, type Params } from '../../i18n/translate.js';
 import type { AdminPrincipal } from '../auth.js';
 import type { Flash } from '../../http/first-party/session.js';
 import { redirectAfterAction, submitForm, type FormProblem } from '../../http/forms.js';
 
 export const SECTIONS = [
-  { id: 'clients', label: 'Clients', href: '/admin/clients' },
-  { id: 'users', label: 'Users', href: '/admin/users' },
-  { id: 'resources', label: 'APIs', href: '/admin/resources' },
-  { id: 'tokens', label: 'Registration tokens', href: '/admin/tokens' },
-  { id: 'audit', label: 'Audit log', href: '/admin/audit' },
-  { id: 'mail', label: 'Mail', href: '/admin/mail' },
-] as const;
+  { id: 'clients', label: 'admin.clients.title', href: '/admin/clients' },
+  { id: 'users', label: 'admin.users.title', href: '/admin/users' },
+  { id: 'resources', label: 'admin.resources.title', href: '/admin/resources' },
+  { id: 'tokens', label: 'admin.tokens.title', href: '/admin/tokens' },
+  { id: 'audit', label: 'admin.audit.title', href: '/admin/audit' },
+  { id: 'mail', label: 'admin.mail.title', href: '/admin/mail' },
+] as const satisfies ReadonlyArray<{ id: string; label: MessageKey; href: string }>;
 
 export type Section = (typeof SECTIONS)[number]['id'];
+
+/** A page's name in the tab: a message, or a message with the values of its placeholders. */
+export type PageTitle = MessageKey | { key: MessageKey; params: Params };
 
 /** What every section of the console is built with. */
 export interface ConsoleKit {
@@ -22,12 +26,15 @@ export interface ConsoleKit {
   /** Before every signed-in route: form parsing, the admin check, CSRF. */
   readonly guard: Middleware[];
   /** Renders a page of `section` (views/admin/<view>.ejs) inside the console's frame. */
-  page(ctx: Context, section: Section, view: string, title: string, locals?: Record<string, unknown>): Promise<void>;
-  /** After an action: a message for the next page, and a 303 so a reload does not repeat the POST. */
-  done(ctx: Context, to: string, message: string): void;
+  page(ctx: Context, section: Section, view: string, title: PageTitle, locals?: Record<string, unknown>): Promise<void>;
+  /**
+   * After an action: a message for the next page, and a 303 so a reload does not repeat the POST.
+   * The values of its placeholders are data (names, addresses), shown as they are.
+   */
+  done(ctx: Context, to: string, message: MessageKey, params?: Params): void;
   /**
    * Runs a form's action; when the admin can fix what was refused, shows the form again with
-   * the problem (status of the error) instead.
+   * the problem (status of the error) instead. The views say the problem in the admin's language.
    */
   submit(ctx: Context, action: () => Promise<void>, showForm: (problem: FormProblem) => Promise<void>): Promise<void>;
 }
@@ -36,27 +43,30 @@ export function principal(ctx: Context): AdminPrincipal {
   return ctx.state.principal as AdminPrincipal;
 }
 
-export function createKit(
-  deps: Deps,
-  guard: Middleware[],
-  flash: Flash,
-): ConsoleKit {
+/** Data visible only to screen readers, after a link's words ("Edit" + the row's name). */
+function hidden(value: string): Html {
+  return new Html(`<span class="visually-hidden">${literal(value).html}</span>`);
+}
+
+export function createKit(deps: Deps, guard: Middleware[], flash: Flash): ConsoleKit {
   return {
     deps,
     guard,
     async page(ctx, section, view, title, locals = {}) {
+      const page = typeof title === 'string' ? { title } : { title: title.key, titleParams: title.params };
       ctx.type = 'html';
-      ctx.body = await renderPage('admin/frame', { title: `${title} · Admin` }, {
+      ctx.body = await renderPage(ctx, 'admin/frame', { ...page, section: 'admin.section', theme: deps.config.theme }, {
         view: `${section}/${view}`,
         sections: SECTIONS,
         section,
         csrfToken: ctx.state.csrfToken as string,
         flash: flash.take(ctx),
         problem: null,
+        hidden,
         ...locals,
       });
     },
-    done: (ctx, to, message) => redirectAfterAction(ctx, flash, to, message),
+    done: (ctx, to, message, params = {}) => redirectAfterAction(ctx, flash, to, message, params),
     submit: submitForm,
   };
 }

@@ -32,11 +32,11 @@ export function mailRoutes(router: Router, kit: ConsoleKit): void {
 
   router.get('/mail', ...guard, async (ctx) => {
     const page = await listOutbox(deps, { cursor: optional(ctx.query, 'cursor'), limit: 50 });
-    await kit.page(ctx, 'mail', 'list', 'Mail', { page, smtpConfigured });
+    await kit.page(ctx, 'mail', 'list', 'admin.mail.title', { page, smtpConfigured });
   });
 
   router.get('/mail/:id', ...guard, async (ctx) => {
     const mail = await getOutboxMail(deps, ctx.params.id!);
-    await kit.page(ctx, 'mail', 'show', mail.subject, { mail, parts: linkParts(mail.text) });
+    await kit.page(ctx, 'mail', 'show', { key: 'admin.named', params: { name: mail.subject } }, { mail, parts: linkParts(mail.text) });
   });
 }

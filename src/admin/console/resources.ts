@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { createResource, deleteResource, getResource, listResources, updateResource } from '../../domain/resources.js';
 import type { AccessTokenFormat, ResourceRow } from '../../store/resources.js';
 import { formBody, optional, seconds, text, type FormBody, type FormProblem } from '../../http/forms.js';
+import type { MessageKey } from '../../i18n/translate.js';
 import { principal, type ConsoleKit } from './kit.js';
 
 interface ResourceFormValues {
@@ -33,20 +34,20 @@ const submittedValues = (body: FormBody): ResourceFormValues => ({
 const format = (body: FormBody) => optional(body, 'accessTokenFormat') as AccessTokenFormat | undefined;
 
 const FORMATS = [
-  { value: 'jwt', label: 'JWT (RFC 9068): the API checks tokens itself' },
-  { value: 'opaque', label: 'Opaque: the API asks the introspection endpoint' },
-];
+  { value: 'jwt', label: 'admin.resources.format.jwt.choice' },
+  { value: 'opaque', label: 'admin.resources.format.opaque.choice' },
+] as const satisfies ReadonlyArray<{ value: AccessTokenFormat; label: MessageKey }>;
 
 export function resourceRoutes(router: Router, kit: ConsoleKit): void {
   const { deps, guard } = kit;
   const showNew = (ctx: Context, values: ResourceFormValues | null, problem: FormProblem | null) =>
-    kit.page(ctx, 'resources', 'new', 'New API', { values, problem, formats: FORMATS });
+    kit.page(ctx, 'resources', 'new', 'admin.resources.new', { values, problem, formats: FORMATS });
   const showEdit = (ctx: Context, resource: ResourceRow, values: ResourceFormValues, problem: FormProblem | null) =>
-    kit.page(ctx, 'resources', 'edit', resource.identifier, { resource, values, problem, formats: FORMATS });
+    kit.page(ctx, 'resources', 'edit', { key: 'admin.named', params: { name: resource.identifier } }, { resource, values, problem, formats: FORMATS });
 
   router.get('/resources', ...guard, async (ctx) => {
     const page = await listResources(deps, { cursor: optional(ctx.query, 'cursor'), limit: 50 });
-    await kit.page(ctx, 'resources', 'list', 'APIs', { page });
+    await kit.page(ctx, 'resources', 'list', 'admin.resources.title', { page });
   });
 
   router.get('/resources/new', ...guard, (ctx) => showNew(ctx, null, null));
@@ -63,7 +64,7 @@ export function resourceRoutes(router: Router, kit: ConsoleKit): void {
           accessTokenTtl: seconds(body, 'accessTokenTtl'),
           introspectionClientId: optional(body, 'introspectionClientId'),
         });
-        kit.done(ctx, '/admin/resources', `Registered ${resource.identifier}.`);
+        kit.done(ctx, '/admin/resources', 'admin.resources.registered', { identifier: resource.identifier });
       },
       (problem) => showNew(ctx, submittedValues(body), problem),
     );
@@ -88,7 +89,7 @@ export function resourceRoutes(router: Router, kit: ConsoleKit): void {
           accessTokenTtl: seconds(body, 'accessTokenTtl') ?? null,
           introspectionClientId: optional(body, 'introspectionClientId') ?? null,
         });
-        kit.done(ctx, `/admin/resources/${encodeURIComponent(resource.identifier)}`, `Saved ${resource.identifier}.`);
+        kit.done(ctx, `/admin/resources/${encodeURIComponent(resource.identifier)}`, 'admin.saved', { name: resource.identifier });
       },
       async (problem) => showEdit(ctx, await getResource(deps, identifier), submittedValues(body), problem),
     );
@@ -96,11 +97,11 @@ export function resourceRoutes(router: Router, kit: ConsoleKit): void {
 
   router.get('/resources/:identifier/delete', ...guard, async (ctx) => {
     const resource = await getResource(deps, ctx.params.identifier!);
-    await kit.page(ctx, 'resources', 'delete', `Delete ${resource.identifier}?`, { resource });
+    await kit.page(ctx, 'resources', 'delete', { key: 'admin.delete', params: { name: resource.identifier } }, { resource });
   });
 
   router.post('/resources/:identifier/delete', ...guard, async (ctx) => {
     await deleteResource(deps, principal(ctx).actor, ctx.params.identifier!);
-    kit.done(ctx, '/admin/resources', 'The API was deleted; clients can no longer ask for it.');
+    kit.done(ctx, '/admin/resources', 'admin.resources.deleted');
   });
 }

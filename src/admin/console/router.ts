@@ -19,6 +19,8 @@ export function adminConsoleRouter(deps: Deps, provider: () => Provider): Router
   const kit = createKit(deps, session.guard, session.flash);
   router.get('/', ...kit.guard, (ctx) => {
     ctx.redirect('/admin/clients');
+    // The browser goes on at once: no "Redirecting to" sentence of Koa's, in no one's language.
+    ctx.body = '';
   });
   clientRoutes(router, kit);
   userRoutes(router, kit);

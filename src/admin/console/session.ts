@@ -29,13 +29,14 @@ export function consoleSession(deps: Deps, provider: () => Provider): FirstParty
     basePath: '/admin',
     cookieName: 'latchkey_console',
     label: 'the admin console',
+    section: 'admin.section',
     signIn: { clientId: CONSOLE_CLIENT_ID, scope: `openid ${ADMIN_SCOPE}`, resource: adminResourceIdentifier(deps.config) },
     signedOutView: 'admin/signed-out',
     authorize,
     async refused(ctx, signOutUrl) {
       ctx.status = 403;
       ctx.type = 'html';
-      ctx.body = await renderPage('admin/not-allowed', { title: 'Not allowed' }, { signOutUrl });
+      ctx.body = await renderPage(ctx, 'admin/not-allowed', { title: 'admin.not_allowed.title', section: 'admin.section', theme: deps.config.theme }, { signOutUrl });
     },
   });
 }

@@ -27,16 +27,16 @@ export function userRoutes(router: Router, kit: ConsoleKit): void {
   const label = (user: UserRow) => user.name ?? user.email;
 
   const showNew = (ctx: Context, values: UserFormValues | null, problem: FormProblem | null) =>
-    kit.page(ctx, 'users', 'new', 'New user', { values, problem, minPasswordLength: kit.deps.config.accounts.passwordMinLength });
+    kit.page(ctx, 'users', 'new', 'admin.users.new', { values, problem, minPasswordLength: kit.deps.config.accounts.passwordMinLength });
   const showEdit = (ctx: Context, user: UserRow, values: UserFormValues, problem: FormProblem | null) =>
-    kit.page(ctx, 'users', 'edit', label(user), { user, values, problem, self: principal(ctx).actor.id === user.id });
+    kit.page(ctx, 'users', 'edit', { key: 'admin.named', params: { name: label(user) } }, { user, values, problem, self: principal(ctx).actor.id === user.id });
   const showPassword = (ctx: Context, user: UserRow, problem: FormProblem | null) =>
-    kit.page(ctx, 'users', 'password', `Set a new password for ${label(user)}`, { user, problem, minPasswordLength: kit.deps.config.accounts.passwordMinLength });
+    kit.page(ctx, 'users', 'password', { key: 'admin.users.password.title', params: { name: label(user) } }, { user, problem, minPasswordLength: kit.deps.config.accounts.passwordMinLength });
 
   router.get('/users', ...guard, async (ctx) => {
     const email = optional(ctx.query, 'email');
     const page = await listUsers(deps, { email, cursor: optional(ctx.query, 'cursor'), limit: 50 });
-    await kit.page(ctx, 'users', 'list', 'Users', { page, email: email ?? '' });
+    await kit.page(ctx, 'users', 'list', 'admin.users.title', { page, email: email ?? '' });
   });
 
   router.get('/users/new', ...guard, (ctx) => showNew(ctx, null, null));
@@ -51,7 +51,7 @@ export function userRoutes(router: Router, kit: ConsoleKit): void {
           name: optional(body, 'name'),
           password: text(body, 'password'),
         });
-        kit.done(ctx, path(user.id), `Created ${user.email}.`);
+        kit.done(ctx, path(user.id), 'admin.users.created', { email: user.email });
       },
       (problem) => showNew(ctx, submittedValues(body), problem),
     );
@@ -70,7 +70,7 @@ export function userRoutes(router: Router, kit: ConsoleKit): void {
       async () => {
         // An emptied name clears it.
         const user = await updateUser(deps, principal(ctx).actor, id, { ...submittedValues(body), name: optional(body, 'name') ?? null });
-        kit.done(ctx, path(user.id), `Saved ${user.email}.`);
+        kit.done(ctx, path(user.id), 'admin.saved', { name: user.email });
       },
       async (problem) => showEdit(ctx, await getUser(deps, id), submittedValues(body), problem),
     );
@@ -85,7 +85,7 @@ export function userRoutes(router: Router, kit: ConsoleKit): void {
       ctx,
       async () => {
         const user = await setUserPassword(deps, principal(ctx).actor, id, { password: text(body, 'password') });
-        kit.done(ctx, path(user.id), `Set a new password for ${user.email}; they were signed out everywhere.`);
+        kit.done(ctx, path(user.id), 'admin.users.password_set', { email: user.email });
       },
       async (problem) => showPassword(ctx, await getUser(deps, id), problem),
     );
@@ -93,16 +93,16 @@ export function userRoutes(router: Router, kit: ConsoleKit): void {
 
   router.get('/users/:id/disable', ...guard, async (ctx) => {
     const user = await getUser(deps, ctx.params.id!);
-    await kit.page(ctx, 'users', 'disable', `Disable ${label(user)}?`, { user });
+    await kit.page(ctx, 'users', 'disable', { key: 'admin.users.disable.title', params: { name: label(user) } }, { user });
   });
 
   router.post('/users/:id/disable', ...guard, async (ctx) => {
     const user = await disableUser(deps, principal(ctx).actor, ctx.params.id!);
-    kit.done(ctx, path(user.id), `Disabled ${user.email}; their sessions and tokens have ended.`);
+    kit.done(ctx, path(user.id), 'admin.users.disabled', { email: user.email });
   });
 
   router.post('/users/:id/enable', ...guard, async (ctx) => {
     const user = await enableUser(deps, principal(ctx).actor, ctx.params.id!);
-    kit.done(ctx, path(user.id), `Enabled ${user.email}.`);
+    kit.done(ctx, path(user.id), 'admin.users.enabled', { email: user.email });
   });
 }

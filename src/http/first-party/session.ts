@@ -5,9 +5,12 @@ import * as oidc from 'openid-client';
 import { databaseUnavailable } from '../../db/unavailable.js';
 import type { Deps } from '../../deps.js';
 import { LatchkeyError } from '../../errors.js';
+import { catalogs } from '../../i18n/messages/index.js';
+import { Html, literal, type MessageKey, type Params } from '../../i18n/translate.js';
 import { cookieSecrets, type Provider } from '../../oidc/provider.js';
+import { seeOther } from '../forms.js';
 import { csrfProtection } from '../middleware/csrf.js';
-import { renderPage } from '../render.js';
+import { pageTranslator, renderPage } from '../render.js';
 import { cookieJar } from './cookies.js';
 import { firstPartyOpenId, type PendingSignIn, type SignInRequest } from './openid.js';
 
@@ -15,8 +18,31 @@ const SIGN_IN_SECONDS = 600;
 
 /** A message for the next page, after an action that redirects. */
 export interface Flash {
-  take(ctx: Context): string | undefined;
-  put(ctx: Context, message: string): void;
+  /** The message, in this request's language: markup, for `<%- flash.html %>`. */
+  take(ctx: Context): Html | undefined;
+  /** String params are data (a name, an address): shown as they are, marked translate="no". */
+  put(ctx: Context, key: MessageKey, params?: Params): void;
+}
+
+interface FlashMessage {
+  key: MessageKey;
+  params: Params;
+}
+
+function isMessageKey(key: unknown): key is MessageKey {
+  return typeof key === 'string' && Object.hasOwn(catalogs.en, key);
+}
+
+/** The message a flash cookie holds; anything else (an older release's plain text) is dropped. */
+function readFlash(saved: string): FlashMessage | undefined {
+  try {
+    const parsed = JSON.parse(saved) as Partial<FlashMessage> | null;
+    if (!parsed || !isMessageKey(parsed.key)) return undefined;
+    const params = Object.fromEntries(Object.entries(parsed.params ?? {}).filter(([, value]) => typeof value === 'string' || typeof value === 'number'));
+    return { key: parsed.key, params };
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the access token behind a session comes to, checked on every request. */
@@ -27,8 +53,10 @@ export interface FirstPartyOptions<P> {
   basePath: string;
   /** Its session cookie; the sign-in and flash cookies are named after it. */
   cookieName: string;
-  /** How a message names it: "Open <label> again." */
-  label: string;
+  /** How a message names it: "Open <label> again." (src/i18n has that message for each label). */
+  label: 'your account page' | 'the admin console';
+  /** The part of the site its pages are in (the page titles' section). */
+  section?: MessageKey;
   signIn: SignInRequest;
   /** The view shown at <basePath>/signed-out. */
   signedOutView: string;
@@ -72,8 +100,7 @@ export function firstPartySession<P>(deps: Deps, provider: () => Provider, optio
     // A form cannot be replayed after signing in: come back to the application's start instead.
     const { url, pending } = await openid.start(ctx.method === 'GET' ? ctx.url : basePath);
     jar.set(ctx, signInCookie, JSON.stringify(pending), { maxAgeSeconds: SIGN_IN_SECONDS });
-    ctx.status = 303;
-    ctx.redirect(url.href);
+    seeOther(ctx, url.href);
   }
 
   async function refuse(ctx: Context) {
@@ -98,12 +125,16 @@ export function firstPartySession<P>(deps: Deps, provider: () => Provider, optio
 
   const flash: Flash = {
     take(ctx) {
-      const message = jar.get(ctx, flashCookie);
-      if (message !== undefined) jar.clear(ctx, flashCookie);
-      return message;
+      const saved = jar.get(ctx, flashCookie);
+      if (saved === undefined) return undefined;
+      jar.clear(ctx, flashCookie);
+      const message = readFlash(saved);
+      if (!message) return undefined;
+      const params = Object.fromEntries(Object.entries(message.params).map(([name, value]) => [name, typeof value === 'string' ? literal(value) : value]));
+      return new Html(pageTranslator(ctx).html(message.key, params));
     },
-    put(ctx, message) {
-      jar.set(ctx, flashCookie, message, { maxAgeSeconds: 60 });
+    put(ctx, key, params = {}) {
+      jar.set(ctx, flashCookie, JSON.stringify({ key, params } satisfies FlashMessage), { maxAgeSeconds: 60 });
     },
   };
 
@@ -131,21 +162,19 @@ export function firstPartySession<P>(deps: Deps, provider: () => Provider, optio
         throw new LatchkeyError('interaction.expired', `This sign-in could not be completed. Open ${options.label} again.`, { cause: error });
       }
       jar.set(ctx, cookieName, token);
-      ctx.status = 303;
-      ctx.redirect(pending.next);
+      seeOther(ctx, pending.next);
     });
 
     router.post('/logout', form, readSession, csrf, async (ctx) => {
       jar.clear(ctx, cookieName);
       await openid.revoke(ctx.state.sessionToken as string);
       // RP-initiated logout: the provider asks whether to end the Latchkey session too.
-      ctx.status = 303;
-      ctx.redirect(openid.endSessionUrl().href);
+      seeOther(ctx, openid.endSessionUrl().href);
     });
 
     router.get('/signed-out', async (ctx) => {
       ctx.type = 'html';
-      ctx.body = await renderPage(options.signedOutView, { title: 'Signed out' }, {});
+      ctx.body = await renderPage(ctx, options.signedOutView, { title: 'logged_out.title', ...(options.section ? { section: options.section } : {}), theme: deps.config.theme }, {});
     });
   }
 

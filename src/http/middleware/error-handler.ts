@@ -2,7 +2,9 @@ import type { Context, Next } from 'koa';
 import type { Logger } from '../../log.js';
 import { databaseUnavailable, isDatabaseUnavailable, unavailableReason } from '../../db/unavailable.js';
 import { LatchkeyError } from '../../errors.js';
-import { renderPage } from '../render.js';
+import type { Config } from '../../config.js';
+import { problemText } from '../forms.js';
+import { pageTranslator, renderPage } from '../render.js';
 
 function wantsHtml(ctx: Context): boolean {
   return ctx.accepts(['json', 'html']) === 'html';
@@ -32,12 +34,28 @@ export function failure(ctx: Context, caught: unknown, log: Logger): LatchkeyErr
   return error;
 }
 
+/** The page a browser gets for one of our errors, in its language, with a way back. */
+export async function errorPage(ctx: Context, error: LatchkeyError, theme: Config['theme']): Promise<string> {
+  const t = pageTranslator(ctx);
+  const problem = problemText(error);
+  // A list of field problems belongs beside a form's fields; on an error page (a hand-edited
+  // address) it is detail for whoever typed it, under the code's own message.
+  const summary = problem.key === 'form.fix_fields';
+  return renderPage(ctx, 'error', { title: 'error.title', theme }, {
+    heading: t(error.status >= 500 ? 'error.heading.server' : 'error.heading.request'),
+    description: summary ? t(`error.${error.code}`) : problem.key ? t(problem.key) : t.message(problem.message),
+    code: error.oauthError,
+    details: summary ? problem.message : null,
+    wayBack: { href: '/account', label: t('error.to_account', { product: theme.name }) },
+  });
+}
+
 /**
  * Turns every error into a readable answer: a page for browsers, `{ error, error_description,
  * code, details }` for API clients. Unknown errors are logged with their stack and shown as a
  * plain 500, never the stack itself.
  */
-export function errorHandler(log: Logger) {
+export function errorHandler(log: Logger, theme: Config['theme']) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
@@ -46,11 +64,7 @@ export function errorHandler(log: Logger) {
       ctx.set('Cache-Control', 'no-store');
       if (wantsHtml(ctx)) {
         ctx.type = 'html';
-        ctx.body = await renderPage('error', { title: 'Error' }, {
-          heading: error.status >= 500 ? 'Something went wrong' : 'This request could not be completed',
-          description: error.message,
-          code: error.oauthError,
-        });
+        ctx.body = await errorPage(ctx, error, theme);
       } else {
         ctx.body = error.toJSON();
       }

@@ -257,6 +257,11 @@ test('oidcc-ui-locales: ui_locales is accepted, the login page is in the request
   const swedish = await go(new Browser(), rp, (await authorizationRequest(rp, { ui_locales: 'se' })).url);
   t.true(isLoginPage(swedish));
   t.regex(swedish.html, /<html lang="en">/);
+
+  // The first of the preferences Latchkey has pages for wins.
+  const german = await go(new Browser(), rp, (await authorizationRequest(rp, { ui_locales: 'se de-CH en' })).url);
+  t.regex(german.html, /<html lang="de">/);
+  t.regex(german.html, /<h1>Anmelden<\/h1>/);
 });
 
 test('oidcc-claims-essential: a claims request for name as essential at userinfo returns the name there and not in the ID token', async (t) => {
