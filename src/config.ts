@@ -108,7 +108,8 @@ const envSchema = z.object({
   LATCHKEY_METRICS_TOKEN: z.string().min(16, { message: 'accepts at least 16 characters' }).optional(),
   LATCHKEY_SHUTDOWN_TIMEOUT: interval.default(10),
   LATCHKEY_THEME_NAME: z.string().trim().min(1).max(60, { message: 'accepts a product name of up to 60 characters' }).default('Latchkey'),
-  LATCHKEY_THEME_LOGO_URL: url('an http(s) URL of an image, such as https://example.com/logo.svg', ['http:', 'https:']).optional(),
+  // The Content-Security-Policy lets pages show images from https origins only.
+  LATCHKEY_THEME_LOGO_URL: url('an https URL of an image, such as https://example.com/logo.svg', ['https:']).optional(),
   LATCHKEY_THEME_PRIMARY_COLOR: z
     .string()
     .regex(/^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i, { message: 'accepts a hex color such as #3b4fd8' })

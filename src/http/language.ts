@@ -5,12 +5,17 @@ import { LANGUAGE_COOKIE, supportedLocale } from '../i18n/negotiate.js';
 
 const ONE_YEAR = 365 * 86400;
 
-/** A path on this origin to go back to; anything that could leave it is not one. */
+/**
+ * A path on this origin to go back to, returned only when the URL parser reads it exactly as
+ * given: dot segments or escapes that resolve to `//host` (which a browser takes for another
+ * origin) make it not one.
+ */
 function sameOriginPath(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 2048 || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return undefined;
   const base = 'https://latchkey.invalid';
   const resolved = new URL(value, base);
-  return resolved.origin === base ? resolved.pathname + resolved.search : undefined;
+  const path = resolved.pathname + resolved.search;
+  return resolved.origin === base && path === value && !path.startsWith('//') ? path : undefined;
 }
 
 /**

@@ -4,7 +4,7 @@ import ejs from 'ejs';
 import type { Context } from 'koa';
 import type { Config } from '../config.js';
 import { LANGUAGE_COOKIE, negotiateLocale } from '../i18n/negotiate.js';
-import { Html, languageChoices, literal, translator, type MessageKey, type Params, type Translate } from '../i18n/translate.js';
+import { languageChoices, literal, translator, type MessageKey, type Params, type Translate } from '../i18n/translate.js';
 
 export const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
 
@@ -17,6 +17,8 @@ export interface Page {
   theme: Config['theme'];
   /** The authorization request's ui_locales, on pages an application sent the browser to. */
   uiLocales?: unknown;
+  /** Where the language switcher comes back to, for a page a form's POST answered. */
+  returnTo?: string;
 }
 
 /** The locale of this request's pages: the switcher's cookie, then ui_locales, then Accept-Language. */
@@ -26,22 +28,23 @@ export function pageTranslator(ctx: Context, uiLocales?: unknown): Translate {
 
 /**
  * Renders a view inside the one layout. Every view gets `t` (every string a person reads goes
- * through it), `literal` for data in a message, `Html` for other markup in one, and `theme`. Every value is escaped by the
+ * through it), `literal` for data in a message, and `theme`. Every value is escaped by the
  * templates (`<%=`); data that is not ours to translate (names, addresses, codes) sits in an
  * element marked translate="no".
  */
 export async function renderPage(ctx: Context, view: string, page: Page, locals: Record<string, unknown>): Promise<string> {
   const t = pageTranslator(ctx, page.uiLocales);
-  const shared = { t, Html, literal, theme: page.theme };
+  const shared = { t, literal, theme: page.theme };
   // Templates ship with the release: compile each once per process.
   const body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), { ...shared, ...locals }, { cache: true });
   const name = t(page.title, page.titleParams);
   const product = page.theme.name;
   const title = page.section ? t('layout.title_in_section', { page: name, section: t(page.section), product }) : t('layout.title', { page: name, product });
-  // The switcher comes back to this page; a form's POST comes back to the page the form is on.
-  // The provider's pages (ctx.oidc) keep their query out: it holds the protocol's parameters
-  // (state, hints), which are not ours to repeat into a link.
-  const here = ctx.method === 'GET' && !('oidc' in ctx) ? ctx.originalUrl : ctx.path;
+  // The switcher comes back to this page by loading it again. A form's answer can only be come
+  // back to where its caller says; the provider's pages (ctx.oidc) cannot be loaded again
+  // (their request is used up, or carries parameters such as state that are not ours to
+  // repeat into a link). Without a way back there is no switcher.
+  const here = page.returnTo ?? (ctx.method === 'GET' && !('oidc' in ctx) ? ctx.originalUrl : undefined);
   return ejs.renderFile(
     path.join(viewsDir, 'layout.ejs'),
     { ...shared, title, lang: t.locale, body, languages: languageChoices(), returnTo: here },

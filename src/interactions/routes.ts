@@ -69,7 +69,12 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     };
   }
 
-  const page = (title: 'login.title' | 'consent.title', interaction: Details) => ({ title, theme: deps.config.theme, uiLocales: interaction.params.ui_locales });
+  const page = (title: 'login.title' | 'consent.title', interaction: Details) => ({
+    title,
+    theme: deps.config.theme,
+    uiLocales: interaction.params.ui_locales,
+    returnTo: `/interaction/${interaction.uid}`,
+  });
 
   async function showLogin(ctx: Context, interaction: Details, state: { email: string; error: LatchkeyError | null; unverified?: boolean }) {
     ctx.type = 'html';
@@ -115,7 +120,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       });
       return;
     }
-    throw new LatchkeyError('interaction.expired', `unexpected interaction step ${interaction.prompt.name}`);
+    throw new LatchkeyError('interaction.expired');
   });
 
   router.post('/login', async (ctx) => {

@@ -32,7 +32,8 @@ export function continuePage(theme: Config['theme']): Middleware {
     const script = /<script>([\s\S]*?)<\/script>/.exec(page)?.[1];
     if (action === undefined || script === undefined) return;
     const fields = [...page.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g)].map(([, name, value]) => [decodeHtml(name!), decodeHtml(value!)]);
-    ctx.body = await renderPage(ctx, 'interactions/continue', { title: 'continue.title', theme }, { action: decodeHtml(action), fields, script });
+    const uiLocales = (ctx as { oidc?: { params?: { ui_locales?: unknown } } }).oidc?.params?.ui_locales;
+    ctx.body = await renderPage(ctx, 'interactions/continue', { title: 'continue.title', theme, uiLocales }, { action: decodeHtml(action), fields, script });
   };
 }
 
@@ -44,6 +45,7 @@ export function notFoundPage(theme: Config['theme']): Middleware {
   return async (ctx, next) => {
     await next();
     if (ctx.status !== 404 || (ctx.body !== undefined && ctx.body !== null) || ctx.accepts(['json', 'html']) !== 'html') return;
+    ctx.set('Cache-Control', 'no-store');
     ctx.body = await errorPage(ctx, new LatchkeyError('route.not_found'), theme);
     ctx.status = 404;
   };

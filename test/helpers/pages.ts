@@ -59,9 +59,9 @@ export async function pageFixture(server: TestServer, languages?: string): Promi
   const mailId = String((await server.deps.db.knex('mail_outbox').max('id as id').first())!.id);
   const [admin, account] = await Promise.all([signedInTo(server, '/admin', adminUser, languages), signedInTo(server, '/account', user, languages)]);
   return { server, languages, rp, user, admin, account, adminToken, resource, registrationTokenId: initialAccessToken.id, mailId };
-  }
+}
 
-  /** A response, or a step whose HTML was already read from it. */
+/** A response, or a step whose HTML was already read from it. */
 export type Answer = Response | { response: Response; html: string };
 export type Probe = () => Promise<Answer | Answer[]>;
 
@@ -78,23 +78,23 @@ export async function probePages(probe: Probe): Promise<Array<{ response: Respon
   );
 }
 
-  function requests(fixture: () => PageFixture) {
-    const url = (path: string) => `${fixture().server.issuer}${path}`;
-    const languageHeader = (): Record<string, string> => (fixture().languages ? { 'accept-language': fixture().languages! } : {});
-    const browser = () => new Browser(fetch, fixture().languages);
+function requests(fixture: () => PageFixture) {
+  const url = (path: string) => `${fixture().server.issuer}${path}`;
+  const languageHeader = (): Record<string, string> => (fixture().languages ? { 'accept-language': fixture().languages! } : {});
+  const browser = () => new Browser(fetch, fixture().languages);
   return {
-      url,
-      browser,
-      get: (path: string, init: RequestInit = {}) => fetch(url(path), { redirect: 'manual', ...init, headers: { accept: 'text/html', ...languageHeader(), ...init.headers } }),
-      api: (path: string) => fetch(url(`/admin/api/v1${path}`), { headers: { authorization: `Bearer ${fixture().adminToken}` } }),
-      admin: (path: string) => fixture().admin.request(url(path)),
-      account: (path: string) => fixture().account.request(url(path)),
-      /** A browser on the login page of a new authorization request. */
-      async loginPage(params: Record<string, string> = {}) {
-        const on = browser();
-        const page = await go(on, fixture().rp, (await authorizationRequest(fixture().rp, params)).url);
-        return { browser: on, page };
-      },
+    url,
+    browser,
+    get: (path: string, init: RequestInit = {}) => fetch(url(path), { redirect: 'manual', ...init, headers: { accept: 'text/html', ...languageHeader(), ...init.headers } }),
+    api: (path: string) => fetch(url(`/admin/api/v1${path}`), { headers: { authorization: `Bearer ${fixture().adminToken}` } }),
+    admin: (path: string) => fixture().admin.request(url(path)),
+    account: (path: string) => fixture().account.request(url(path)),
+    /** A browser on the login page of a new authorization request. */
+    async loginPage(params: Record<string, string> = {}) {
+      const on = browser();
+      const page = await go(on, fixture().rp, (await authorizationRequest(fixture().rp, params)).url);
+      return { browser: on, page };
+    },
   };
 }
 

@@ -85,7 +85,7 @@ test('the switcher’s choice outranks ui_locales, lasts, and brings the person 
 });
 
 test('the switcher sends nobody to another site, and ignores a language it does not have', async (t) => {
-  for (const returnTo of ['https://evil.example/', '//evil.example/', '/\\evil.example/', 'javascript:alert(1)']) {
+  for (const returnTo of ['https://evil.example/', '//evil.example/', '/\\evil.example/', 'javascript:alert(1)', '/.//evil.example/', '/..//evil.example/', '/%2e%2e//evil.example/']) {
     const response = await fetch(`${server.issuer}/language?lang=de&return_to=${encodeURIComponent(returnTo)}`, { redirect: 'manual' });
     t.is(response.status, 303, returnTo);
     t.is(response.headers.get('location'), '/account', returnTo);
@@ -103,7 +103,7 @@ test('an authorization request that cannot go back to the application ends on a 
   const html = await unknownClient.text();
   t.regex(html, /<h1>Diese Anwendung ist nicht registriert<\/h1>/);
   t.regex(html, /<code translate="no">invalid_client<\/code>/);
-  t.regex(html, /<a class="button primary" href="\/account">Zu deinem Acme ID-Konto<\/a>/);
+  t.regex(html, /<a class="button primary" href="\/account">Zu deinem Konto bei Acme ID<\/a>/);
 
   // The application is known and registered a home page: the way back is to it.
   const wrongRedirect = await fetch(`${server.issuer}/auth?client_id=${rp.clientId}&response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fevil.example%2Fcb`);
@@ -140,4 +140,19 @@ test('a form_post answer is carried by a page in the layout and language, which 
   const script = /<script>([\s\S]*?)<\/script>/.exec(step.html)![1]!;
   const hash = createHash('sha256').update(script).digest('base64');
   t.true(step.response.headers.get('content-security-policy')!.includes(`'sha256-${hash}'`));
+});
+
+test('after a refused password the switcher brings the person back to the sign-in, not to the form’s address', async (t) => {
+  const browser = new Browser();
+  const page = await loginPage(browser);
+  const refused = await submitLogin(browser, rp, page, { email: 'nobody@example.com', password: 'not the password' });
+  t.is(refused.response.status, 401);
+  const link = /<a href="([^"]+)" lang="de"/.exec(refused.html)?.[1]?.replace(/&amp;/g, '&');
+  t.truthy(link);
+  const switched = await browser.request(new URL(link!, page.url));
+  t.is(switched.headers.get('location'), page.url.pathname);
+  const again = await browser.follow(new URL(switched.headers.get('location')!, page.url));
+  const html = await again.response.text();
+  t.regex(html, /<html lang="de">/);
+  t.regex(html, /<h1>Anmelden<\/h1>/);
 });

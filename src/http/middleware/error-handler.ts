@@ -45,7 +45,7 @@ export async function errorPage(ctx: Context, error: LatchkeyError, theme: Confi
     heading: t(error.status >= 500 ? 'error.heading.server' : 'error.heading.request'),
     description: summary ? t(`error.${error.code}`) : problem.key ? t(problem.key) : t.message(problem.message),
     code: error.oauthError,
-    details: summary ? problem.message : null,
+    details: summary ? error.message : null,
     wayBack: { href: '/account', label: t('error.to_account', { product: theme.name }) },
   });
 }

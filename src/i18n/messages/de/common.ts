@@ -7,7 +7,6 @@ export const common: Record<keyof typeof english, string> = {
   'layout.secured_by': 'Geschützt durch {product}',
   'layout.language': 'Sprache',
   'common.cancel': 'Abbrechen',
-  'common.save': 'Speichern',
   'common.sign_out': 'Abmelden',
   'common.the_application': 'die Anwendung',
 };

@@ -56,7 +56,7 @@ export const selfService: Record<keyof typeof english, string> = {
   'duration.seconds': '{count} Sekunden',
   'domain.field.required': 'ist erforderlich',
   'domain.field.too_long': 'ist zu lang',
-  'domain.field.not_email': 'ist keine gültige E-Mail-Adresse',
+  'domain.field.not_email': 'ist nicht gültig',
   'domain.field.control_characters': 'darf keine Steuerzeichen enthalten',
   'domain.password.too_short': 'muss mindestens {min} Zeichen lang sein',
   'domain.password.too_long': 'darf höchstens {max} Zeichen lang sein',

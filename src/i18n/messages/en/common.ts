@@ -6,7 +6,6 @@ export const common = {
   'layout.secured_by': 'Secured by {product}',
   'layout.language': 'Language',
   'common.cancel': 'Cancel',
-  'common.save': 'Save',
   'common.sign_out': 'Sign out',
   'common.the_application': 'the application',
 };
