@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './util/duration.js';
@@ -46,6 +47,32 @@ const url = (what: string, protocols: string[]) =>
     },
     { message: `accepts ${what}` },
   );
+
+/** One network: `10.1.0.0/16`, `::1/128`, or a single address. */
+function parseNetwork(value: string): string | undefined {
+  const [address = '', prefix, extra] = value.trim().split('/');
+  if (extra !== undefined) return undefined;
+  const version = isIP(address);
+  if (version === 0) return undefined;
+  const max = version === 4 ? 32 : 128;
+  const bits = prefix === undefined ? max : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+  if (!(bits >= 0 && bits <= max)) return undefined;
+  return `${address}/${bits}`;
+}
+
+/** A comma-separated list of networks, or `none`. */
+const networks = z.string().transform((value, ctx) => {
+  if (value.trim() === 'none') return [];
+  const parsed = value.split(',').map(parseNetwork);
+  if (parsed.some((network) => network === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'accepts none or comma-separated networks such as 10.1.0.0/16,::1/128' });
+    return z.NEVER;
+  }
+  return parsed as string[];
+});
+
+/** What development allows by default: receivers on this machine. */
+const LOOPBACK_NETWORKS = ['127.0.0.0/8', '::1/128'];
 
 const envSchema = z.object({
   PORT: integer(1, 65535).default(3000),
@@ -114,6 +141,10 @@ const envSchema = z.object({
     .string()
     .regex(/^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i, { message: 'accepts a hex color such as #3b4fd8' })
     .default('#3b4fd8'),
+  LATCHKEY_WEBHOOK_TIMEOUT: interval.default(10),
+  LATCHKEY_WEBHOOK_POLL_INTERVAL: interval.default(1),
+  LATCHKEY_WEBHOOK_ALLOWED_NETWORKS: networks.optional(),
+  LATCHKEY_WEBHOOK_RETENTION: lifetime.default(30 * 86400),
 });
 
 export type Environment = 'development' | 'production' | 'test';
@@ -177,7 +208,20 @@ export interface Config {
     /** Seconds: the longest wait a run of failures can impose. */
     readonly maxDelay: number;
   };
-  readonly retention: { readonly auditEvents: number; readonly sentMail: number };
+  readonly retention: {
+    readonly auditEvents: number;
+    readonly sentMail: number;
+    /** Seconds webhook events are kept after they happened, with their deliveries and attempts; never while a delivery is pending. */
+    readonly webhookEvents: number;
+  };
+  readonly webhooks: {
+    /** Milliseconds one delivery attempt may take. */
+    readonly timeoutMs: number;
+    /** Milliseconds between each node's looks for deliveries that are due. */
+    readonly pollIntervalMs: number;
+    /** Networks (CIDR) webhooks may reach although they are loopback, private or reserved. */
+    readonly allowedNetworks: readonly string[];
+  };
   /** What every page shows: the product's name and logo, and its color. */
   readonly theme: { readonly name: string; readonly logoUrl: string | undefined; readonly primaryColor: string };
 }
@@ -265,7 +309,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       window: e.LATCHKEY_THROTTLE_WINDOW,
       maxDelay: e.LATCHKEY_THROTTLE_MAX_DELAY,
     },
-    retention: { auditEvents: e.LATCHKEY_AUDIT_RETENTION, sentMail: e.LATCHKEY_MAIL_RETENTION },
+    retention: { auditEvents: e.LATCHKEY_AUDIT_RETENTION, sentMail: e.LATCHKEY_MAIL_RETENTION, webhookEvents: e.LATCHKEY_WEBHOOK_RETENTION },
+    webhooks: {
+      timeoutMs: Math.round(e.LATCHKEY_WEBHOOK_TIMEOUT * 1000),
+      pollIntervalMs: e.LATCHKEY_WEBHOOK_POLL_INTERVAL * 1000,
+      allowedNetworks: e.LATCHKEY_WEBHOOK_ALLOWED_NETWORKS ?? (environment === 'production' ? [] : LOOPBACK_NETWORKS),
+    },
     theme: { name: e.LATCHKEY_THEME_NAME, logoUrl: e.LATCHKEY_THEME_LOGO_URL, primaryColor: e.LATCHKEY_THEME_PRIMARY_COLOR.toLowerCase() },
   });
 }

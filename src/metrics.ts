@@ -21,6 +21,8 @@ export interface Metrics {
   readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
   readonly tokensIssued: Counter<'grant_type'>;
   readonly logins: Counter<'outcome'>;
+  /** Webhook delivery attempts: succeeded, failed and retried later, or failed for the last time. */
+  readonly webhookDeliveries: Counter<'outcome'>;
 }
 
 type Refusal = 'auth.invalid_credentials' | 'auth.throttled' | 'auth.email_unverified';
@@ -152,7 +154,14 @@ export function createMetrics(db: Database, log: Logger): Metrics {
     },
   });
 
-  return { registry: Registry.merge([processRegistry(), registry]), httpDuration, tokensIssued, logins };
+  const webhookDeliveries = new Counter({
+    name: `${PREFIX}webhook_deliveries_total`,
+    help: 'Webhook delivery attempts by outcome: success, retry (failed, tried again later) or failed (given up).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const outcome of ['success', 'retry', 'failed']) webhookDeliveries.inc({ outcome }, 0);
+  return { registry: Registry.merge([processRegistry(), registry]), httpDuration, tokensIssued, logins, webhookDeliveries };
 }
 
 /** The Prometheus exposition of everything this process measures (a worker of `serve --workers`: the whole group). */

@@ -11,6 +11,7 @@ import { startCleanup } from './jobs/cleanup.js';
 import type { Job } from './jobs/every.js';
 import { startKeyRetirement } from './jobs/key-retirement.js';
 import { startMailDelivery } from './jobs/mail-delivery.js';
+import { startWebhookDelivery } from './jobs/webhook-delivery.js';
 import { markDraining } from './lifecycle.js';
 import { startLiveProvider } from './oidc/live-provider.js';
 import { startOpsServer, type OpsServer } from './ops/server.js';
@@ -43,7 +44,7 @@ export async function startServer(deps: Deps, options: { host?: string } = {}): 
       else deps.catalog.invalidate(topic);
     },
   });
-  const jobs: Job[] = [startCleanup(deps), startKeyRetirement(deps), startMailDelivery(deps), startBackchannelLogout(deps, provider)].filter((job): job is Job => job !== undefined);
+  const jobs: Job[] = [startCleanup(deps), startKeyRetirement(deps), startMailDelivery(deps), startWebhookDelivery(deps), startBackchannelLogout(deps, provider)].filter((job): job is Job => job !== undefined);
   // Resolves once the runs in progress have ended: the caller closes the database next.
   const stopJobs = () => Promise.all(jobs.map((job) => job.stop()));
   let control: ControlServer | undefined;

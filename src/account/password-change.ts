@@ -1,6 +1,7 @@
 import type { Deps } from '../deps.js';
 import { authenticate } from '../domain/accounts.js';
-import { recordAudit, type Actor } from '../domain/audit.js';
+import type { Actor } from '../domain/audit.js';
+import { recordPasswordChangeLockout } from '../domain/sign-in-events.js';
 import { passwordProblem } from '../domain/password-policy.js';
 import { assertNotThrottled, clearFailures, emailThrottle, recordFailure } from '../domain/throttle.js';
 import { setUserPassword } from '../domain/users.js';
@@ -51,7 +52,7 @@ export async function changeOwnPassword(deps: Deps, actor: Actor & { ip: string 
   if (!(await isCurrentPassword(deps, user, change.currentPassword))) {
     const wait = await recordFailure(deps, throttle);
     if (wait !== undefined) {
-      await recordAudit(deps.db.knex, actor, { type: 'user.locked_out', outcome: 'failure', subject: { type: 'user', id: user.id }, details: { action: 'password-change', seconds: wait } });
+      await recordPasswordChangeLockout(deps, actor, user, wait);
     }
     throw refused({ currentPassword: 'is not correct' });
   }

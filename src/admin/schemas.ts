@@ -195,3 +195,31 @@ export const rotateKeysBody = z
     activation_delay: seconds('Seconds the new keys are published before they sign (default LATCHKEY_KEY_ACTIVATION_DELAY)').optional(),
   })
   .strict();
+
+// ---- webhooks ----
+
+export const deliveryParams = z.object({ id: text.describe('The webhook id'), delivery_id: text.describe('The delivery id') });
+
+// The domain checks each type against the event catalogue.
+const eventTypes = strings.describe('Event types to receive (see docs/events.md), or ["*"] for every type, including types added later');
+const webhookUrl = uri('Where the events are posted: a public http(s) URL (https only in production), without user name or password');
+const webhookDescription = text.describe('A note for admins, up to 200 characters');
+
+export const createWebhookBody = z
+  .object({
+    url: webhookUrl,
+    description: webhookDescription.optional(),
+    event_types: eventTypes,
+    enabled: flag.optional().describe('Default true'),
+  })
+  .strict();
+
+/** Enabling a webhook that was switched off clears its record of failing. */
+export const updateWebhookBody = z
+  .object({
+    url: webhookUrl.optional(),
+    description: webhookDescription.optional(),
+    event_types: eventTypes.optional(),
+    enabled: flag.optional().describe('false stops deliveries; what was waiting is given up, and can be redelivered'),
+  })
+  .strict();

@@ -1,11 +1,14 @@
 import type { Page } from '../domain/pagination.js';
+import { now } from '../util/clock.js';
 import type { UserGrant } from '../domain/grants.js';
 import type { KeyInfo } from '../domain/keys.js';
+import type { DeliveryWithAttempts } from '../domain/webhooks.js';
 import type { AuditEventRow } from '../store/audit-events.js';
 import type { ClientRow } from '../store/clients.js';
 import type { InitialAccessTokenRow } from '../store/initial-access-tokens.js';
 import type { ResourceRow } from '../store/resources.js';
 import type { UserRow } from '../store/users.js';
+import type { WebhookAttemptRow, WebhookEndpointRow } from '../store/webhooks.js';
 
 // The public JSON shapes (snake_case, like OAuth metadata) the admin API and the CLI's --json
 // print. Never a hash, a secret or a token.
@@ -102,5 +105,51 @@ export function keyJson(key: KeyInfo) {
     superseded_at: iso(key.supersededAt),
     retires_at: iso(key.retiresAt),
     age_seconds: key.ageSeconds,
+  };
+}
+
+/** A webhook's settings and health: never its secret, sealed or not. */
+export function webhookJson(webhook: WebhookEndpointRow) {
+  return {
+    id: webhook.id,
+    url: webhook.url,
+    description: webhook.description,
+    event_types: webhook.eventTypes,
+    enabled: webhook.enabled,
+    disabled_reason: webhook.disabledReason,
+    failing_since: iso(webhook.failingSince),
+    /** Until then deliveries are signed with the previous secret too. */
+    previous_secret_expires_at:
+      webhook.previousSealedSecret && webhook.previousSecretExpiresAt && webhook.previousSecretExpiresAt > now() ? iso(webhook.previousSecretExpiresAt) : null,
+    created_at: iso(webhook.createdAt),
+    updated_at: iso(webhook.updatedAt),
+  };
+}
+
+function webhookAttemptJson(attempt: WebhookAttemptRow) {
+  return {
+    attempt: attempt.attempt,
+    attempted_at: iso(attempt.attemptedAt),
+    status_code: attempt.statusCode,
+    latency_ms: attempt.latencyMs,
+    error: attempt.error,
+    succeeded: attempt.succeeded,
+  };
+}
+
+export function webhookDeliveryJson(delivery: DeliveryWithAttempts) {
+  return {
+    id: delivery.id,
+    event_id: delivery.eventId,
+    event_type: delivery.eventType,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    // A settled delivery keeps the time of its last lease, which would read as a promise.
+    next_attempt_at: delivery.status === 'pending' ? iso(delivery.nextAttemptAt) : null,
+    last_status_code: delivery.lastStatusCode,
+    last_error: delivery.lastError,
+    created_at: iso(delivery.createdAt),
+    completed_at: iso(delivery.completedAt),
+    attempt_log: delivery.attemptLog.map(webhookAttemptJson),
   };
 }

@@ -3,12 +3,14 @@ import { configFromProcess } from '../config.js';
 import { parse } from './args.js';
 import { auditCommand } from './commands/audit.js';
 import { clientsCommand } from './commands/clients.js';
+import { eventsCommand } from './commands/events.js';
 import { grantsCommand } from './commands/grants.js';
 import { initialAccessTokensCommand } from './commands/initial-access-tokens.js';
 import { keysCommand } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
 import { resourcesCommand } from './commands/resources.js';
 import { usersCommand } from './commands/users.js';
+import { webhooksCommand } from './commands/webhooks.js';
 import { reportError, UsageError } from './output.js';
 import type { Subcommand } from './subcommands.js';
 
@@ -63,6 +65,20 @@ On update a list flag replaces the whole list, and "" clears a setting (--logo-u
                                  new keys are published at once and sign after the delay
                                  (default LATCHKEY_KEY_ACTIVATION_DELAY)
 
+  webhooks create --url URL --events TYPE[,TYPE...] [--description D] [--disabled]
+                                 the signing secret is shown once
+  webhooks update WEBHOOK_ID [--url URL] [--events TYPE[,TYPE...]] [--description D]
+                  [--enable|--disable] [--rotate-secret [--grace 1h]]
+                                 a new secret is shown once; the old one also signs for the grace period
+  webhooks get|delete WEBHOOK_ID
+  webhooks list
+  webhooks deliveries WEBHOOK_ID               (newest first, each with its attempts)
+  webhooks redeliver DELIVERY_ID               (the same event, with the same id, again)
+    --events: event types from "latchkey events catalog", or "*" for every type (also later ones)
+
+  events catalog                 every event type and its payload, as Markdown (docs/events.md)
+  events schema TYPE             the JSON Schema of an event type's data
+
 Configuration comes from environment variables (see the README).`;
 
 const groups: Record<string, Subcommand> = {
@@ -74,6 +90,8 @@ const groups: Record<string, Subcommand> = {
   'initial-access-tokens': initialAccessTokensCommand,
   audit: auditCommand,
   keys: keysCommand,
+  webhooks: webhooksCommand,
+  events: eventsCommand,
 };
 
 const MAX_WORKERS = 64;

@@ -45,6 +45,7 @@ const flags: Record<string, string> = {
   graceSeconds: '--grace',
   actorId: '--actor',
   subjectId: '--subject',
+  eventTypes: '--events',
 };
 
 function flagFor(field: string): string {

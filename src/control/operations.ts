@@ -7,6 +7,8 @@ import {
   pageJson,
   resourceJson,
   userJson,
+  webhookDeliveryJson,
+  webhookJson,
 } from '../admin/shapes.js';
 import type { Deps } from '../deps.js';
 import { cliActor, listAuditEvents, type AuditQuery } from '../domain/audit.js';
@@ -18,12 +20,27 @@ import type { PageRequest } from '../domain/pagination.js';
 import { createResource, deleteResource, getResource, listResources, updateResource } from '../domain/resources.js';
 import { importUsers, type ImportOptions } from '../domain/user-import.js';
 import { createUser, deleteUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../domain/users.js';
+import {
+  createWebhook,
+  deleteWebhook,
+  getWebhook,
+  listWebhookDeliveries,
+  listWebhooks,
+  redeliverWebhook,
+  rotateWebhookSecret,
+  updateWebhook,
+  type WebhookWithSecret,
+} from '../domain/webhooks.js';
 import { LatchkeyError } from '../errors.js';
 
 type Second<F> = F extends (deps: Deps, actor: never, input: infer I) => unknown ? I : never;
 
 function withSecret({ client, clientSecret }: ClientWithSecret) {
   return { ...clientJson(client), ...(clientSecret ? { client_secret: clientSecret } : {}) };
+}
+
+function withSigningSecret({ webhook, secret }: WebhookWithSecret) {
+  return { ...webhookJson(webhook), secret };
 }
 
 /**
@@ -80,6 +97,22 @@ export const operations = {
   'audit.list': async (deps: Deps, input: AuditQuery) => pageJson(await listAuditEvents(deps, input), auditEventJson),
   'keys.list': async (deps: Deps) => ({ items: (await listKeys(deps)).map(keyJson), next_cursor: null }),
   'keys.rotate': async (deps: Deps, input: Second<typeof rotateKeys>) => ({ rotated: (await rotateKeys(deps, cliActor(), input)).map(keyJson) }),
+  'webhooks.create': async (deps: Deps, input: Second<typeof createWebhook>) => withSigningSecret(await createWebhook(deps, cliActor(), input)),
+  'webhooks.get': async (deps: Deps, input: { id: string }) => webhookJson(await getWebhook(deps, input.id)),
+  'webhooks.list': async (deps: Deps, input: PageRequest) => pageJson(await listWebhooks(deps, input), webhookJson),
+  'webhooks.update': async (deps: Deps, input: { id: string; changes: Parameters<typeof updateWebhook>[3] }) =>
+    webhookJson(await updateWebhook(deps, cliActor(), input.id, input.changes)),
+  'webhooks.rotate-secret': async (deps: Deps, input: { id: string; graceSeconds?: number | undefined }) =>
+    withSigningSecret(await rotateWebhookSecret(deps, cliActor(), input.id, { graceSeconds: input.graceSeconds })),
+  'webhooks.delete': async (deps: Deps, input: { id: string }) => {
+    await deleteWebhook(deps, cliActor(), input.id);
+    return { id: input.id, deleted: true };
+  },
+  'webhooks.deliveries': async (deps: Deps, input: PageRequest & { id: string }) =>
+    pageJson(await listWebhookDeliveries(deps, input.id, { limit: input.limit, cursor: input.cursor }), webhookDeliveryJson),
+  // Just queued: it has no attempts yet.
+  'webhooks.redeliver': async (deps: Deps, input: { deliveryId: string }) =>
+    webhookDeliveryJson({ ...(await redeliverWebhook(deps, cliActor(), input.deliveryId)), attemptLog: [] }),
 } as const;
 
 export type OperationName = keyof typeof operations;

@@ -45,13 +45,19 @@ export const AUDIT_EVENT_TYPES = [
   'initial_access_token.revoked',
   'keys.rotated',
   'admin.access_denied',
+  'webhook.created',
+  'webhook.updated',
+  'webhook.deleted',
+  'webhook.secret_rotated',
+  'webhook.redelivered',
+  'webhook.disabled',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface AuditEntry {
   type: AuditEventType;
-  subject?: { type: 'user' | 'client' | 'resource' | 'grant' | 'initial_access_token' | 'token' | 'session'; id: string };
+  subject?: { type: 'user' | 'client' | 'resource' | 'grant' | 'initial_access_token' | 'token' | 'session' | 'webhook'; id: string };
   outcome?: 'success' | 'failure';
   /** Public facts only (field names changed, scopes, reasons): never a secret, token, code or password. */
   details?: Record<string, unknown>;

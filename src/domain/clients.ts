@@ -22,6 +22,8 @@ import { now } from '../util/clock.js';
 import { matchesDigest, sha256 } from '../util/digest.js';
 import { ADMIN_SCOPE, adminResourceIdentifier } from './admin-access.js';
 import { recordAudit, type Actor } from './audit.js';
+import { emitEvent } from './events/emit.js';
+import { clientData } from './events/catalog.js';
 import { isCreatedKey, keysetPage, type Page, type PageRequest } from './pagination.js';
 import { insertResourceRow, resourceIdentifier } from './resources.js';
 import { isOidcScope, isScopeToken, splitScopes } from './scopes.js';
@@ -363,7 +365,9 @@ export async function createClient(deps: Deps, actor: Actor, input: CreateClient
       subject: { type: 'client', id: clientId },
       details: { name: settings.name, admin_access: settings.adminAccess, first_party: settings.firstParty },
     });
-    return (await findClient(trx, clientId))!;
+    const created = (await findClient(trx, clientId))!;
+    await emitEvent(trx, 'client.created', { client: clientData(created) });
+    return created;
   });
   invalidateCaches(deps);
   return { client, clientSecret };
@@ -425,7 +429,12 @@ export async function updateClient(deps: Deps, actor: Actor, clientId: string, i
       subject: { type: 'client', id: clientId },
       details: { changed: Object.keys(changes).map((key) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)) },
     });
-    return (await findClient(trx, clientId))!;
+    const updated = (await findClient(trx, clientId))!;
+    await emitEvent(trx, 'client.updated', {
+      client: clientData(updated),
+      changed: Object.keys(changes).map((key) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)),
+    });
+    return updated;
   });
   invalidateCaches(deps);
   return client;
@@ -458,7 +467,12 @@ export async function rotateClientSecret(
     });
     await bumpChangeCounters(trx, 'clients');
     await recordAudit(trx, actor, { type: 'client.secret_rotated', subject: { type: 'client', id: clientId }, details: { grace_seconds: graceSeconds } });
-    return (await findClient(trx, clientId))!;
+    const rotated = (await findClient(trx, clientId))!;
+    await emitEvent(trx, 'client.secret_rotated', {
+      client: { client_id: clientId, client_name: rotated.name },
+      previous_secret_expires_at: rotated.previousSecretExpiresAt?.toISOString() ?? null,
+    });
+    return rotated;
   });
   deps.catalog.invalidate('clients');
   return { client, clientSecret };
@@ -471,11 +485,14 @@ export async function rotateClientSecret(
  */
 export async function deleteClient(deps: Deps, actor: Actor, clientId: string): Promise<void> {
   await deps.db.knex.transaction(async (trx) => {
+    const client = await findClient(trx, clientId);
+    if (!client) throw clientNotFound(clientId);
     await deletePayloadsByClientId(trx, clientId);
-    if (!(await deleteClientRow(trx, clientId))) throw clientNotFound(clientId);
+    await deleteClientRow(trx, clientId);
     // An API whose introspection client this was has just lost it.
     await bumpChangeCounters(trx, 'clients', 'resources');
     await recordAudit(trx, actor, { type: 'client.deleted', subject: { type: 'client', id: clientId } });
+    await emitEvent(trx, 'client.deleted', { client: { client_id: clientId, client_name: client.name } });
   });
   invalidateCaches(deps);
 }

@@ -6,6 +6,8 @@ import { findClient, insertClient, updateClient as updateClientRow, type ClientM
 import { sha256 } from '../util/digest.js';
 import { ADMIN_SCOPE } from './admin-access.js';
 import { recordAudit, type Actor } from './audit.js';
+import { emitEvent } from './events/emit.js';
+import { clientData } from './events/catalog.js';
 import { backchannelLogoutUriRule, deleteClient, GRANT_TYPES, isBackchannelLogoutUri, SECRET_AUTH_METHODS } from './clients.js';
 import { isLoopbackHost, isRedirectUri } from './uris.js';
 
@@ -145,7 +147,9 @@ export async function registerDynamicClient(deps: Deps, actor: Actor, metadata: 
       subject: { type: 'client', id: clientId },
       details: { name, registered_dynamically: true, grant_types: stored.grant_types },
     });
-    return (await findClient(trx, clientId))!;
+    const created = (await findClient(trx, clientId))!;
+    await emitEvent(trx, 'client.created', { client: clientData(created) });
+    return created;
   });
   deps.catalog.invalidate('clients');
   return client;
@@ -178,7 +182,9 @@ export async function updateDynamicClient(deps: Deps, actor: Actor, clientId: st
       subject: { type: 'client', id: clientId },
       details: { changed: changedFields(current, name, stored) },
     });
-    return (await findClient(trx, clientId))!;
+    const updated = (await findClient(trx, clientId))!;
+    await emitEvent(trx, 'client.updated', { client: clientData(updated), changed: changedFields(current, name, stored) });
+    return updated;
   });
   deps.catalog.invalidate('clients');
   return client;

@@ -8,6 +8,8 @@ import { findUserByEmail, findUserById, updateUser as updateUserRow, type UserRo
 import { now } from '../util/clock.js';
 import { sha256 } from '../util/digest.js';
 import { recordAudit, type Actor } from './audit.js';
+import { emitEvent } from './events/emit.js';
+import { userData } from './events/catalog.js';
 import { queueMail } from './mail.js';
 import { assertNotThrottled, emailThrottle, recordFailure } from './throttle.js';
 import { emailAddress } from './users.js';
@@ -103,13 +105,15 @@ export async function verifyEmail(deps: Deps, actor: Actor, token: string): Prom
     if (!link || !user) throw new LatchkeyError('email_link.invalid');
     const changed = link.email !== user.email;
     // Another account may have taken the address since the link was sent: that refusal rolls the use back.
-    await updateUserRow(trx, user.id, changed ? { email: link.email, emailVerified: true } : { emailVerified: true });
+    const verified = (await updateUserRow(trx, user.id, changed ? { email: link.email, emailVerified: true } : { emailVerified: true }))!;
     // Reset links mailed to the old address must not outlive the move away from it.
     if (changed) await retireEmailTokens(trx, user.id, 'reset_password', now());
     await recordAudit(trx, linkHolder(actor, user.id), {
       type: changed ? 'user.email_changed' : 'user.email_verified',
       subject: { type: 'user', id: user.id },
     });
+    if (changed) await emitEvent(trx, 'user.updated', { user: userData(verified), changed: ['email', ...(user.emailVerified ? [] : ['email_verified'])] });
+    await emitEvent(trx, 'user.email_verified', { user: userData(verified) });
     return { email: link.email, changed, returnTo: link.returnTo };
   });
 }

@@ -5,6 +5,8 @@ import type { Deps } from '../deps.js';
 import { bumpChangeCounters } from '../store/change-counters.js';
 import { findClient, insertClient, updateClient, type ClientMetadata, type ClientRow } from '../store/clients.js';
 import { recordAudit, type Actor } from './audit.js';
+import { clientData } from './events/catalog.js';
+import { emitEvent } from './events/emit.js';
 
 /** The admin console signs admins in as this public client of Latchkey itself. */
 export const CONSOLE_CLIENT_ID = 'latchkey-console';
@@ -97,6 +99,9 @@ async function ensureClient(trx: Knex, desired: DesiredClient): Promise<boolean>
     subject: { type: 'client', id: clientId },
     details: current ? { changed: ['built_in_client_settings'] } : { name: desired.name, admin_access: desired.adminAccess, first_party: true },
   });
+  const client = clientData((await findClient(trx, clientId))!);
+  if (current) await emitEvent(trx, 'client.updated', { client, changed: ['built_in_client_settings'] });
+  else await emitEvent(trx, 'client.created', { client });
   return true;
 }
 

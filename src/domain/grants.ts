@@ -3,6 +3,7 @@ import { LatchkeyError } from '../errors.js';
 import { deletePayloadsByGrantId, findGrant, listGrants as selectGrants, type GrantRecord } from '../store/oidc-payloads.js';
 import { now } from '../util/clock.js';
 import { recordAudit, type Actor } from './audit.js';
+import { emitEvent } from './events/emit.js';
 import { getUser } from './users.js';
 
 /** What a user allowed an application: its OpenID Connect scopes and, per API, the API's scopes. */
@@ -52,6 +53,7 @@ export async function revokeGrant(deps: Deps, actor: Actor, grantId: string): Pr
       subject: { type: 'grant', id: grantId },
       details: { user_id: record.accountId, client_id: record.clientId },
     });
+    await emitEvent(trx, 'grant.revoked', { grant_id: grantId, user_id: record.accountId, client_id: record.clientId });
     return fromRecord(record);
   });
 }

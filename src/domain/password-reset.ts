@@ -6,6 +6,8 @@ import { findUserByEmail, findUserById, updateUser as updateUserRow } from '../s
 import { now } from '../util/clock.js';
 import { sha256 } from '../util/digest.js';
 import { recordAudit, type Actor } from './audit.js';
+import { emitEvent } from './events/emit.js';
+import { userData } from './events/catalog.js';
 import { issueEmailLink, linkHolder } from './email-verification.js';
 import { queueMail } from './mail.js';
 import { passwordProblem } from './password-policy.js';
@@ -70,8 +72,9 @@ export async function resetPassword(deps: Deps, actor: Actor, token: string, pas
       if (!link || link.email.toLowerCase() !== user.email.toLowerCase()) throw new LatchkeyError('email_link.invalid');
       returnTo = link.returnTo;
       if (!user.emailVerified) {
-        await updateUserRow(trx, user.id, { emailVerified: true });
+        const verified = (await updateUserRow(trx, user.id, { emailVerified: true }))!;
         await recordAudit(trx, holder, { type: 'user.email_verified', subject: { type: 'user', id: user.id }, details: { via: 'password_reset' } });
+        await emitEvent(trx, 'user.email_verified', { user: userData(verified) });
       }
     },
   });

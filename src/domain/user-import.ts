@@ -4,6 +4,8 @@ import type { Deps } from '../deps.js';
 import { LatchkeyError } from '../errors.js';
 import { insertUserUnlessTaken } from '../store/users.js';
 import { recordAudit, type Actor } from './audit.js';
+import { emitEvents } from './events/emit.js';
+import { userData, type EventData } from './events/catalog.js';
 import { hashScheme, isSupportedHash, type HashScheme } from './passwords.js';
 import { emailAddress } from './users.js';
 import { displayName } from './validation.js';
@@ -216,7 +218,7 @@ function checkRecord(source: ImportSource, value: unknown): { user: NewUser } | 
 }
 
 async function insertBatch(trx: Knex, actor: Actor, source: ImportSource, batch: Array<{ line: number; user: NewUser }>) {
-  let imported = 0;
+  const created: Array<EventData<'user.created'>> = [];
   const taken: ImportResult['skipped'] = [];
   for (const { line, user } of batch) {
     const row = await insertUserUnlessTaken(trx, { ...user, createdVia: 'import' });
@@ -226,9 +228,10 @@ async function insertBatch(trx: Knex, actor: Actor, source: ImportSource, batch:
       continue;
     }
     await recordAudit(trx, actor, { type: 'user.imported', subject: { type: 'user', id: row.id }, details: { source } });
-    imported += 1;
+    created.push({ user: userData(row), created_via: 'import' as const });
   }
-  return { imported, taken };
+  await emitEvents(trx, 'user.created', created);
+  return { imported: created.length, taken };
 }
 
 /**

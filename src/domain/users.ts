@@ -15,6 +15,8 @@ import {
   type UserRow,
 } from '../store/users.js';
 import { recordAudit, type Actor } from './audit.js';
+import { emitEvent } from './events/emit.js';
+import { userData } from './events/catalog.js';
 import { passwordProblem } from './password-policy.js';
 import { endUserSessions } from './sessions.js';
 import { isCreatedKey, keysetPage, type Page, type PageRequest } from './pagination.js';
@@ -87,6 +89,7 @@ export async function createUser(deps: Deps, actor: Actor, input: CreateUserInpu
       subject: { type: 'user', id: user.id },
       details: { is_admin: user.isAdmin, created_via: user.createdVia },
     });
+    await emitEvent(trx, 'user.created', { user: userData(user), created_via: user.createdVia });
     return user;
   };
   return options.trx ? create(options.trx) : deps.db.knex.transaction(create);
@@ -132,6 +135,9 @@ export async function updateUser(deps: Deps, actor: Actor, id: string, input: Up
     const user = await changeUser(trx, id, changes);
     const changed = Object.keys(changes).filter((key) => changes[key as keyof UserChanges] !== current[key as keyof UserRow]);
     await recordAudit(trx, actor, { type: 'user.updated', subject: { type: 'user', id }, details: { changed: changed.map(snakeCase) } });
+    if (changed.length > 0) await emitEvent(trx, 'user.updated', { user: userData(user), changed: changed.map(snakeCase) });
+    // A newly verified address: the flag set, or a new address set as verified.
+    if (user.emailVerified && (!current.emailVerified || user.email !== current.email)) await emitEvent(trx, 'user.email_verified', { user: userData(user) });
     return user;
   });
 }
@@ -164,6 +170,7 @@ export async function setUserPassword(
     await retireEmailTokens(trx, id, 'verify_email', now());
     await endUserSessions(trx, id, { exceptUid: options.keepSessionUid });
     await recordAudit(trx, actor, { type: 'user.password_changed', subject: { type: 'user', id }, details: { reason: options.reason ?? 'admin' } });
+    await emitEvent(trx, 'user.password_changed', { user: userData(user), reason: options.reason ?? 'admin' });
     return user;
   });
 }
@@ -174,6 +181,7 @@ export async function disableUser(deps: Deps, actor: Actor, id: string): Promise
     const user = await changeUser(trx, id, { disabled: true });
     await endUserSessions(trx, id, { alsoEnd: GRANT_MODELS });
     await recordAudit(trx, actor, { type: 'user.disabled', subject: { type: 'user', id } });
+    await emitEvent(trx, 'user.disabled', { user: userData(user) });
     return user;
   });
 }
@@ -182,17 +190,20 @@ export async function enableUser(deps: Deps, actor: Actor, id: string): Promise<
   return deps.db.knex.transaction(async (trx) => {
     const user = await changeUser(trx, id, { disabled: false });
     await recordAudit(trx, actor, { type: 'user.enabled', subject: { type: 'user', id } });
+    await emitEvent(trx, 'user.enabled', { user: userData(user) });
     return user;
   });
 }
 
 export async function deleteUser(deps: Deps, actor: Actor, id: string): Promise<void> {
   await deps.db.knex.transaction(async (trx) => {
-    if (!(await findUserById(trx, id))) throw userNotFound(id);
+    const user = await findUserById(trx, id);
+    if (!user) throw userNotFound(id);
     await endUserSessions(trx, id);
     await deletePayloadsByAccountId(trx, id);
     await deleteUserRow(trx, id);
     await recordAudit(trx, actor, { type: 'user.deleted', subject: { type: 'user', id } });
+    await emitEvent(trx, 'user.deleted', { user: userData(user) });
   });
 }
 

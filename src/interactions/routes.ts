@@ -5,7 +5,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import type { Deps } from '../deps.js';
 import { authenticate, findActiveAccount } from '../domain/accounts.js';
 import { adminResourceIdentifier } from '../domain/admin-access.js';
-import { recordAudit } from '../domain/audit.js';
+import { recordConsent, recordFailedSignIn, recordSignIn } from '../domain/sign-in-events.js';
 import { assertNotThrottled, clearFailures, emailThrottle, recordFailure } from '../domain/throttle.js';
 import { LatchkeyError } from '../errors.js';
 import { loginOutcome } from '../metrics.js';
@@ -133,11 +133,7 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       const user = await authenticate(deps, submitted);
       deps.metrics.logins.inc({ outcome: 'success' });
       await clearFailures(deps, standing);
-      await recordAudit(deps.db.knex, { type: 'user', id: user.id, ip: ctx.ip }, {
-        type: 'user.signed_in',
-        subject: { type: 'user', id: user.id },
-        details: { client_id: String(interaction.params.client_id) },
-      });
+      await recordSignIn(deps, ctx.ip, user, String(interaction.params.client_id));
       await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
     } catch (error) {
       if (!(error instanceof LatchkeyError)) throw error;
@@ -150,13 +146,9 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     }
   });
 
-  /** The address typed is kept (capped), never the password: it shows which account is under attack. */
   async function countFailedSignIn(ctx: Context, interaction: Details, email: string, throttle: ReturnType<typeof emailThrottle>) {
-    const anonymous = { type: 'anonymous' as const, id: null, ip: ctx.ip };
-    const details = { email: email.slice(0, 254), client_id: String(interaction.params.client_id) };
-    await recordAudit(deps.db.knex, anonymous, { type: 'user.sign_in_failed', outcome: 'failure', details });
     const wait = await recordFailure(deps, throttle);
-    if (wait !== undefined) await recordAudit(deps.db.knex, anonymous, { type: 'user.locked_out', outcome: 'failure', details: { ...details, seconds: wait } });
+    await recordFailedSignIn(deps, ctx.ip, { email, clientId: String(interaction.params.client_id), lockedOutSeconds: wait });
   }
 
   /**
@@ -184,14 +176,12 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       grant.addResourceScope(indicator, scopes.join(' '));
     }
     const grantId = await grant.save();
-    await recordAudit(deps.db.knex, { type: 'user', id: accountId, ip: ctx.ip }, {
-      type: 'grant.created',
-      subject: { type: 'grant', id: sha256(grantId) },
-      details: {
-        client_id: clientId,
-        scope: missing.missingOIDCScope?.join(' ') ?? '',
-        resources: Object.fromEntries(Object.entries(missing.missingResourceScopes ?? {}).map(([indicator, scopes]) => [indicator, scopes.join(' ')])),
-      },
+    await recordConsent(deps, ctx.ip, {
+      grantId: sha256(grantId),
+      userId: accountId,
+      clientId,
+      scope: missing.missingOIDCScope?.join(' ') ?? '',
+      resources: Object.fromEntries(Object.entries(missing.missingResourceScopes ?? {}).map(([indicator, scopes]) => [indicator, scopes.join(' ')])),
     });
     await finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
   }

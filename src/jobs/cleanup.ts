@@ -4,6 +4,7 @@ import { deleteExpiredEmailTokens } from '../store/email-tokens.js';
 import { deleteOldMail } from '../store/mail-outbox.js';
 import { deleteExpiredPayloads } from '../store/oidc-payloads.js';
 import { deleteExpiredThrottles } from '../store/throttles.js';
+import { deleteOldEvents } from '../store/webhooks.js';
 import { now } from '../util/clock.js';
 import { every, type Job } from './every.js';
 
@@ -22,6 +23,7 @@ const deleters: Record<string, Deleter> = {
   'expired email links': (deps, at, batch) => deleteExpiredEmailTokens(deps.db.knex, at, batch),
   'old outbox mail': (deps, at, batch) => deleteOldMail(deps.db.knex, secondsBefore(at, deps.config.retention.sentMail), batch),
   'old audit events': (deps, at, batch) => deleteAuditEventsBefore(deps.db.knex, secondsBefore(at, deps.config.retention.auditEvents), batch),
+  'old webhook events': (deps, at, batch) => deleteOldEvents(deps.db.knex, secondsBefore(at, deps.config.retention.webhookEvents), batch),
 };
 
 function secondsBefore(at: Date, seconds: number): Date {

@@ -98,7 +98,23 @@ const badValues: Array<[string, string]> = [
   ['LATCHKEY_THEME_PRIMARY_COLOR', '#12345'],
   ['LATCHKEY_THEME_LOGO_URL', 'logo.png'],
   ['LATCHKEY_THEME_NAME', 'x'.repeat(61)],
+  ['LATCHKEY_WEBHOOK_ALLOWED_NETWORKS', '10.0.0.0/33'],
+  ['LATCHKEY_WEBHOOK_ALLOWED_NETWORKS', 'intranet'],
+  ['LATCHKEY_WEBHOOK_TIMEOUT', 'forever'],
+  ['LATCHKEY_WEBHOOK_RETENTION', 'always'],
 ];
+
+test('webhooks may reach this machine in development, nothing private in production, and what LATCHKEY_WEBHOOK_ALLOWED_NETWORKS lists', (t) => {
+  t.deepEqual(loadConfig({}).webhooks, { timeoutMs: 10_000, pollIntervalMs: 1000, allowedNetworks: ['127.0.0.0/8', '::1/128'] });
+  t.deepEqual(loadConfig({ LATCHKEY_ENV: 'production' }).webhooks.allowedNetworks, []);
+  t.deepEqual(loadConfig({ LATCHKEY_WEBHOOK_ALLOWED_NETWORKS: 'none' }).webhooks.allowedNetworks, []);
+  t.deepEqual(loadConfig({ LATCHKEY_ENV: 'production', LATCHKEY_WEBHOOK_ALLOWED_NETWORKS: '10.1.0.0/16, 192.168.7.9,fd00::/8' }).webhooks.allowedNetworks, [
+    '10.1.0.0/16',
+    '192.168.7.9/32',
+    'fd00::/8',
+  ]);
+  t.is(loadConfig({}).retention.webhookEvents, 30 * 86400);
+});
 
 test('the theme defaults to Latchkey in its own blue with no logo, and takes a product name, logo and color', (t) => {
   t.deepEqual(loadConfig({}).theme, { name: 'Latchkey', logoUrl: undefined, primaryColor: '#3b4fd8' });

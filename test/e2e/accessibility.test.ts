@@ -3,6 +3,8 @@ import test, { type ExecutionContext } from 'ava';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createResource } from '../../src/domain/resources.js';
 import { updateUser } from '../../src/domain/users.js';
+import { createWebhook } from '../../src/domain/webhooks.js';
+import { deliverDueWebhooks } from '../../src/jobs/webhook-delivery.js';
 import { testActor } from '../helpers/actor.js';
 import { authorizationRequest, createTestUser, registerRp, type TestUser } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -203,6 +205,11 @@ test('admin console pages', async (t) => {
   // An API with a realistic identifier: long URLs are what the console's tables must cope with.
   await createResource(server.deps, testActor, { identifier: `https://inventory-api.internal.example.com/v1/warehouses/${randomBytes(4).toString('hex')}/stock-levels`, scopes: ['stock:read'] });
   const mail = await server.deps.db.knex('mail_outbox').max('id as id').first();
+  // A webhook Latchkey switched off, whose log has a failed attempt (nothing listens on port 9).
+  const { webhook } = await createWebhook(server.deps, testActor, { url: 'http://127.0.0.1:9/hooks/crm', description: 'CRM sync', eventTypes: ['user.created', 'user.email_verified'] });
+  await createTestUser(server);
+  await deliverDueWebhooks(server.deps);
+  await server.deps.db.knex('webhook_endpoints').where({ id: webhook.id }).update({ enabled: false, disabled_reason: 'every attempt failed for a day', failing_since: new Date() });
   const pages: [string, string][] = [
     [`/admin/clients/${encodeURIComponent(rp.clientId)}`, 'admin-client'],
     ['/admin/users', 'admin-users'],
@@ -214,6 +221,11 @@ test('admin console pages', async (t) => {
     ['/admin/tokens/new', 'admin-token-new'],
     ['/admin/audit', 'admin-audit'],
     ['/admin/mail', 'admin-mail'],
+    ['/admin/webhooks', 'admin-webhooks'],
+    ['/admin/webhooks/new', 'admin-webhook-new'],
+    [`/admin/webhooks/${webhook.id}`, 'admin-webhook'],
+    [`/admin/webhooks/${webhook.id}/deliveries`, 'admin-webhook-deliveries'],
+    [`/admin/webhooks/${webhook.id}/rotate`, 'admin-webhook-rotate'],
   ];
   if (mail?.id) pages.push([`/admin/mail/${String(mail.id)}`, 'admin-mail-message']);
   for (const [path, name] of pages) {

@@ -3,6 +3,7 @@ import { createInitialAccessToken } from '../../src/domain/initial-access-tokens
 import { queueMail } from '../../src/domain/mail.js';
 import { createResource } from '../../src/domain/resources.js';
 import { updateUser } from '../../src/domain/users.js';
+import { createWebhook } from '../../src/domain/webhooks.js';
 import { testActor } from './actor.js';
 import { adminClientToken } from './admin.js';
 import { Browser, findForm } from './browser.js';
@@ -27,6 +28,8 @@ export interface PageFixture {
   resource: string;
   registrationTokenId: string;
   mailId: string;
+  /** A webhook that nothing answers at, so its delivery log fills with failed attempts. */
+  webhookId: string;
 }
 
 /** Signs a browser in to one of Latchkey's own first-party pages (the console, the account pages). */
@@ -45,6 +48,8 @@ export async function signedInTo(server: TestServer, path: string, user: TestUse
 
 /** Something on every page to look at: an app, a user, an admin, an API, a registration token, a mail. */
 export async function pageFixture(server: TestServer, languages?: string): Promise<PageFixture> {
+  // First, so the app and users below are events delivered to it (port 9 refuses: a failing receiver).
+  const { webhook } = await createWebhook(server.deps, testActor, { url: 'http://127.0.0.1:9/webhooks', description: 'Pages', eventTypes: ['user.created', 'client.created'] });
   const [rp, user, adminUser, { token: adminToken }] = await Promise.all([registerRp(server), createTestUser(server), createTestUser(server), adminClientToken(server)]);
   await updateUser(server.deps, testActor, adminUser.id, { isAdmin: true });
   const resource = `https://api-${randomBytes(4).toString('hex')}.example/`;
@@ -58,7 +63,7 @@ export async function pageFixture(server: TestServer, languages?: string): Promi
   });
   const mailId = String((await server.deps.db.knex('mail_outbox').max('id as id').first())!.id);
   const [admin, account] = await Promise.all([signedInTo(server, '/admin', adminUser, languages), signedInTo(server, '/account', user, languages)]);
-  return { server, languages, rp, user, admin, account, adminToken, resource, registrationTokenId: initialAccessToken.id, mailId };
+  return { server, languages, rp, user, admin, account, adminToken, resource, registrationTokenId: initialAccessToken.id, mailId, webhookId: webhook.id };
 }
 
 /** A response, or a step whose HTML was already read from it. */
@@ -142,6 +147,9 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
     '/admin/api/v1/initial-access-tokens': () => api('/initial-access-tokens'),
     '/admin/api/v1/audit-events': () => api('/audit-events'),
     '/admin/api/v1/keys': () => api('/keys'),
+    '/admin/api/v1/webhooks': () => api('/webhooks'),
+    '/admin/api/v1/webhooks/:id': () => api(`/webhooks/${fixture().webhookId}`),
+    '/admin/api/v1/webhooks/:id/deliveries': () => api(`/webhooks/${fixture().webhookId}/deliveries`),
     '/admin/api/v1/openapi.json': () => api('/openapi.json'),
     '/admin/api/v1/{*rest}': () => api('/no-such-thing'),
     '/admin/callback': () => get('/admin/callback?code=x&state=y'),
@@ -167,6 +175,12 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
     '/admin/audit': () => admin('/admin/audit'),
     '/admin/mail': () => admin('/admin/mail'),
     '/admin/mail/:id': async () => [await admin(`/admin/mail/${fixture().mailId}`), await admin('/admin/mail/999999999')],
+    '/admin/webhooks': () => admin('/admin/webhooks'),
+    '/admin/webhooks/new': () => admin('/admin/webhooks/new'),
+    '/admin/webhooks/:id': async () => [await admin(`/admin/webhooks/${fixture().webhookId}`), await admin('/admin/webhooks/no-such-webhook')],
+    '/admin/webhooks/:id/rotate': () => admin(`/admin/webhooks/${fixture().webhookId}/rotate`),
+    '/admin/webhooks/:id/delete': () => admin(`/admin/webhooks/${fixture().webhookId}/delete`),
+    '/admin/webhooks/:id/deliveries': () => admin(`/admin/webhooks/${fixture().webhookId}/deliveries`),
     '/account/callback': () => get('/account/callback?code=x&state=y'),
     '/account/signed-out': () => get('/account/signed-out'),
     '/account': async () => [await account('/account'), await get('/account')],

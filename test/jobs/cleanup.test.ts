@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import test from 'ava';
 import type { Knex } from 'knex';
 import { runCleanup } from '../../src/jobs/cleanup.js';
@@ -15,7 +15,7 @@ let server: TestServer;
 
 test.before(async () => {
   // The default interval (minutes): the job stays out of the way while runCleanup is called directly.
-  server = await startTestServer({ LATCHKEY_MAIL_RETENTION: '1d', LATCHKEY_AUDIT_RETENTION: '30d' });
+  server = await startTestServer({ LATCHKEY_MAIL_RETENTION: '1d', LATCHKEY_AUDIT_RETENTION: '30d', LATCHKEY_WEBHOOK_RETENTION: '30d' });
 });
 
 test.after.always(async () => {
@@ -81,6 +81,32 @@ test('runCleanup deletes expired throttles and links, mail and audit events past
   t.true(counts['old outbox mail']! >= 2);
   t.true(counts['old audit events']! >= 1);
   t.true(counts['expired email links']! >= 1);
+});
+
+// Alone: another test's cleanup run would take the rows this one counts, and the other way round.
+test.serial('webhook events past LATCHKEY_WEBHOOK_RETENTION go with their deliveries and attempts, unless a delivery is still pending', async (t) => {
+  const db = server.deps.db.knex;
+  const [endpoint] = (await db('webhook_endpoints')
+    .insert({ id: randomUUID(), url: 'https://hooks.example/in', event_types: ['*'], sealed_secret: 'unused here' })
+    .returning('id')) as Array<{ id: string }>;
+  const event = async (age: number, status: 'succeeded' | 'failed' | 'pending') => {
+    const id = unique('msg');
+    await db('webhook_events').insert({ id, type: 'user.created', occurred_at: ago(age), payload: '{}' });
+    const [delivery] = (await db('webhook_deliveries')
+      .insert({ event_id: id, endpoint_id: endpoint!.id, status, next_attempt_at: ago(age), created_at: ago(age) })
+      .returning('id')) as Array<{ id: string | number }>;
+    await db('webhook_attempts').insert({ delivery_id: delivery!.id, attempt: 1, attempted_at: ago(age), status_code: 500, latency_ms: 3, succeeded: false });
+    return id;
+  };
+  const events = { oldDelivered: await event(31 * DAY, 'succeeded'), oldFailed: await event(31 * DAY, 'failed'), oldPending: await event(31 * DAY, 'pending'), recent: await event(29 * DAY, 'succeeded') };
+
+  const counts = await runCleanup(server.deps);
+
+  const kept = (await db('webhook_events').whereIn('id', Object.values(events)).pluck('id')) as string[];
+  t.deepEqual(kept.sort(), [events.oldPending, events.recent].sort());
+  t.is(counts['old webhook events'], 2);
+  const orphans = await db('webhook_attempts').whereNotIn('delivery_id', db('webhook_deliveries').select('id'));
+  t.deepEqual(orphans, [], 'attempts go with their deliveries');
 });
 
 test('the cleanup job runs by itself every LATCHKEY_CLEANUP_INTERVAL', async (t) => {

@@ -1,8 +1,11 @@
 import test from 'ava';
 import * as oidc from 'openid-client';
+import { createWebhook } from '../../src/domain/webhooks.js';
+import { testActor } from '../helpers/actor.js';
 import { Browser } from '../helpers/browser.js';
 import { authorizationRequest, createTestUser, go, redeem, registerRp, signIn, submitLogin } from '../helpers/rp.js';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -93,6 +96,28 @@ test('grants, sign-ins and requests are counted by grant type, outcome and route
     t.false(route.includes(interactionId!), `route label ${route}`);
     t.regex(route, /^(\/[\w\-.:/{}*]*|[a-z_.]+)$/, `route label ${route}`);
   }
+});
+
+// Alone: users the other tests create would be delivered to this webhook too.
+test.serial('webhook delivery attempts are counted by outcome', async (t) => {
+  const receiver = await startReceiver();
+  t.teardown(() => receiver.close());
+  const { secret } = await createWebhook(server.deps, testActor, { url: receiver.url, eventTypes: ['user.created'] });
+  receiver.secret = secret;
+  receiver.respond = () => 500;
+  const before = await scrape(`${server.issuer}/metrics`);
+  await createTestUser(server);
+  await receiver.waitFor(1);
+  // The attempt is counted once its outcome is recorded, just after the receiver answered.
+  const deadline = Date.now() + 5000;
+  let after = await scrape(`${server.issuer}/metrics`);
+  while (valueOf(after, 'latchkey_webhook_deliveries_total', { outcome: 'retry' }) === valueOf(before, 'latchkey_webhook_deliveries_total', { outcome: 'retry' }) && Date.now() < deadline) {
+    after = await scrape(`${server.issuer}/metrics`);
+  }
+  const grew = (outcome: string) => valueOf(after, 'latchkey_webhook_deliveries_total', { outcome }) - valueOf(before, 'latchkey_webhook_deliveries_total', { outcome });
+  t.is(grew('retry'), 1);
+  t.is(grew('success'), 0);
+  t.is(grew('failed'), 0);
 });
 
 test('pool usage, key ages and the process are there on every scrape', async (t) => {

@@ -15,8 +15,7 @@ import {
 import { BUILT_IN_CLIENT_IDS } from '../../domain/first-party-clients.js';
 import type { ClientRow } from '../../store/clients.js';
 import { checked, checkedValues, formBody, lines, optional, seconds, text, type FormBody, type FormProblem } from '../../http/forms.js';
-import type { MessageKey } from '../../i18n/translate.js';
-import { principal, type ConsoleKit } from './kit.js';
+import { principal, SECRET_GRACE_CHOICES, type ConsoleKit } from './kit.js';
 
 const OPTIONAL_URIS = ['logoUri', 'clientUri', 'policyUri', 'tosUri', 'backchannelLogoutUri'] as const;
 const TTLS = ['accessTokenTtl', 'refreshTokenTtl'] as const;
@@ -140,13 +139,6 @@ const usesSecret = (client: ClientRow) => (SECRET_AUTH_METHODS as readonly strin
 
 const formChoices = { grantTypeChoices: GRANT_TYPES, authMethodChoices: SECRET_AUTH_METHODS };
 
-const GRACE_CHOICES = [
-  { value: '0', label: 'admin.clients.grace.none' },
-  { value: '3600', label: 'admin.clients.grace.hour' },
-  { value: '86400', label: 'admin.clients.grace.day' },
-  { value: '604800', label: 'admin.clients.grace.week' },
-] as const satisfies ReadonlyArray<{ value: string; label: MessageKey }>;
-
 export function clientRoutes(router: Router, kit: ConsoleKit): void {
   const { deps, guard } = kit;
   const path = (clientId: string) => `/admin/clients/${encodeURIComponent(clientId)}`;
@@ -197,7 +189,7 @@ export function clientRoutes(router: Router, kit: ConsoleKit): void {
 
   router.get('/clients/:id/rotate', ...guard, async (ctx) => {
     const client = await getClient(deps, ctx.params.id!);
-    await kit.page(ctx, 'clients', 'rotate', { key: 'admin.clients.rotate.title', params: { name: client.name } }, { client, graceChoices: GRACE_CHOICES });
+    await kit.page(ctx, 'clients', 'rotate', { key: 'admin.clients.rotate.title', params: { name: client.name } }, { client, graceChoices: SECRET_GRACE_CHOICES });
   });
 
   router.post('/clients/:id/rotate', ...guard, async (ctx) => {

@@ -6,11 +6,20 @@ import type { AdminPrincipal } from '../auth.js';
 import type { Flash } from '../../http/first-party/session.js';
 import { redirectAfterAction, submitForm, type FormProblem } from '../../http/forms.js';
 
+/** How long a rotated-out secret keeps working, for the rotate forms of clients and webhooks. */
+export const SECRET_GRACE_CHOICES = [
+  { value: '0', label: 'admin.secret_grace.none' },
+  { value: '3600', label: 'admin.secret_grace.hour' },
+  { value: '86400', label: 'admin.secret_grace.day' },
+  { value: '604800', label: 'admin.secret_grace.week' },
+] as const satisfies ReadonlyArray<{ value: string; label: MessageKey }>;
+
 export const SECTIONS = [
   { id: 'clients', label: 'admin.clients.title', href: '/admin/clients' },
   { id: 'users', label: 'admin.users.title', href: '/admin/users' },
   { id: 'resources', label: 'admin.resources.title', href: '/admin/resources' },
   { id: 'tokens', label: 'admin.tokens.title', href: '/admin/tokens' },
+  { id: 'webhooks', label: 'admin.webhooks.title', href: '/admin/webhooks' },
   { id: 'audit', label: 'admin.audit.title', href: '/admin/audit' },
   { id: 'mail', label: 'admin.mail.title', href: '/admin/mail' },
 ] as const satisfies ReadonlyArray<{ id: string; label: MessageKey; href: string }>;

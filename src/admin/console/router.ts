@@ -9,6 +9,7 @@ import { resourceRoutes } from './resources.js';
 import { consoleSession } from './session.js';
 import { tokenRoutes } from './tokens.js';
 import { userRoutes } from './users.js';
+import { webhookRoutes } from './webhooks.js';
 
 /** /admin: the admin console, server-rendered pages that work without JavaScript. */
 export function adminConsoleRouter(deps: Deps, provider: () => Provider): Router {
@@ -26,6 +27,7 @@ export function adminConsoleRouter(deps: Deps, provider: () => Provider): Router
   userRoutes(router, kit);
   resourceRoutes(router, kit);
   tokenRoutes(router, kit);
+  webhookRoutes(router, kit);
   auditRoutes(router, kit);
   mailRoutes(router, kit);
   return router;

@@ -6,6 +6,7 @@ import { initialAccessTokenRoutes } from './initial-access-tokens.js';
 import { keyRoutes } from './keys.js';
 import { resourceRoutes } from './resources.js';
 import { userRoutes } from './users.js';
+import { webhookRoutes } from './webhooks.js';
 
 /** Every operation of the admin API but the document describing them. */
 export const operationRoutes: Route[] = [
@@ -15,5 +16,6 @@ export const operationRoutes: Route[] = [
   ...resourceRoutes,
   ...initialAccessTokenRoutes,
   ...keyRoutes,
+  ...webhookRoutes,
   ...auditRoutes,
 ];
