@@ -7,7 +7,7 @@ const other = engine === 'postgres' ? 'embedded' : 'postgres';
 // engine, so they run once, on PostgreSQL. On the embedded engine, cli.test.ts (the CLI opening
 // the data dir itself) and test/embedded/cli-with-running-server.test.ts (the CLI through a
 // running server's control socket) cover what differs.
-const onceOnPostgres = ['test/cli/clients.test.ts', 'test/cli/users.test.ts', 'test/cli/resources-and-tokens.test.ts', 'test/cli/keys.test.ts', 'test/cli/webhooks.test.ts'];
+const onceOnPostgres = ['test/cli/clients.test.ts', 'test/cli/users.test.ts', 'test/cli/resources-and-tokens.test.ts', 'test/cli/keys.test.ts', 'test/cli/webhooks.test.ts', 'test/cli/token-exchange-policies.test.ts'];
 
 // test/e2e drives a real browser; it runs apart, with `npm run test:e2e` (ava.e2e.config.js).
 export default {

@@ -5,6 +5,7 @@
  * None of Latchkey's HTTP layer, throttling, metrics or logging is in front of it. Started by
  * run.ts, which sends the setup over IPC.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
@@ -17,6 +18,7 @@ import { accountOf } from '../src/oidc/find-account.js';
 import type { ClientRow } from '../src/store/clients.js';
 import type { ResourceRow } from '../src/store/resources.js';
 import type { UserRow } from '../src/store/users.js';
+import { createSealer } from '../src/secrets/sealer.js';
 import { createMemoryAdapterFactory } from './memory-adapter.js';
 import { mintRefreshTokens } from './mint.js';
 
@@ -48,12 +50,15 @@ function memoryStorage(user: UserRow): ProviderStorage {
     adapter: createMemoryAdapterFactory(),
     findAccount: (_ctx, sub) => (sub === user.id ? account : undefined),
     latestGrantId: async () => undefined,
+    wrongUserCode: async () => undefined,
   };
 }
 
 function start(setup: BaselineSetup): Promise<{ provider: Provider; port: number }> {
   const config = loadConfig(setup.env);
-  const configuration = providerConfiguration({ config, catalog: memoryCatalog(setup) }, setup.keys, memoryStorage(setup.user));
+  // Its own master key: only derived values (DPoP nonces) come from it, none stored.
+  const sealer = createSealer(randomBytes(32).toString('base64'));
+  const configuration = providerConfiguration({ config, catalog: memoryCatalog(setup), sealer }, setup.keys, memoryStorage(setup.user));
   const provider = new Provider(config.http.issuer, {
     ...configuration,
     clients: setup.clients.map(({ row, secret }) => ({

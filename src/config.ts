@@ -29,6 +29,17 @@ const interval = z.string().transform((value, ctx) => {
   return seconds;
 });
 
+/** A window that may be off: whole seconds from 0 to `max`, such as 0, 10s or 2m. */
+const window = (max: number, example: string) =>
+  z.string().transform((value, ctx) => {
+    const seconds = parseDuration(value);
+    if (seconds === undefined || seconds < 0 || seconds > max || !Number.isInteger(seconds)) {
+      ctx.addIssue({ code: 'custom', message: `accepts a whole number of seconds or minutes from 0 (off) up to ${example}, such as 0, 10s or 1m` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
 const integer = (min: number, max: number) =>
   z
     .string()
@@ -93,6 +104,7 @@ const envSchema = z.object({
   LATCHKEY_ACCESS_TOKEN_TTL: lifetime.default(3600),
   LATCHKEY_ID_TOKEN_TTL: lifetime.default(3600),
   LATCHKEY_REFRESH_TOKEN_TTL: lifetime.default(14 * 86400),
+  LATCHKEY_REFRESH_REUSE_GRACE: window(300, '5m').default(0),
   LATCHKEY_ARGON2_MEMORY_KIB: integer(1024, 4 * 1024 * 1024).default(19456),
   LATCHKEY_ARGON2_TIME: integer(1, 100).default(2),
   LATCHKEY_ARGON2_PARALLELISM: integer(1, 64).default(1),
@@ -181,6 +193,8 @@ export interface Config {
     readonly accessTtl: number;
     readonly idTtl: number;
     readonly refreshTtl: number;
+    /** Seconds a just-rotated refresh token may be used again by its client, unless the client sets its own; 0 is off. */
+    readonly refreshReuseGrace: number;
   };
   readonly argon2: { readonly memoryKib: number; readonly time: number; readonly parallelism: number };
   readonly cache: { readonly pollIntervalMs: number };
@@ -287,6 +301,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       accessTtl: e.LATCHKEY_ACCESS_TOKEN_TTL,
       idTtl: e.LATCHKEY_ID_TOKEN_TTL,
       refreshTtl: e.LATCHKEY_REFRESH_TOKEN_TTL,
+      refreshReuseGrace: e.LATCHKEY_REFRESH_REUSE_GRACE,
     },
     argon2: {
       memoryKib: e.LATCHKEY_ARGON2_MEMORY_KIB,

@@ -28,6 +28,8 @@ const catalogue = {
   'session.not_found': { status: 404, oauth: 'invalid_request', message: 'No such session.' },
   'mail.not_found': { status: 404, oauth: 'invalid_request', message: 'No such email.' },
   'webhook.not_found': { status: 404, oauth: 'invalid_request', message: 'No such webhook.' },
+  'token_exchange_policy.not_found': { status: 404, oauth: 'invalid_request', message: 'No such token exchange policy.' },
+  'token_exchange_policy.exists': { status: 409, oauth: 'invalid_request', message: 'A token exchange policy for this client and these APIs already exists.' },
   'webhook.delivery_not_found': { status: 404, oauth: 'invalid_request', message: 'No such webhook delivery.' },
   'webhook.address_refused': { status: 400, oauth: 'invalid_request', message: 'Webhooks are only delivered to public addresses.' },
   'webhook.unresolvable': { status: 400, oauth: 'invalid_request', message: 'The webhook URL\'s host does not resolve to an address.' },

@@ -4,6 +4,7 @@ import { Router } from '@koa/router';
 import { createRemoteJWKSet, errors as jose, jwtVerify } from 'jose';
 import Koa, { type Context, type Next } from 'koa';
 import * as oidc from 'openid-client';
+import { DPOP_ALGORITHMS, dpopProofVerifier, InvalidDPoPProof } from './dpop.js';
 
 /** The scope a caller needs for GET /api/hello. */
 const HELLO_SCOPE = 'hello:read';
@@ -32,12 +33,31 @@ interface Caller {
   clientId: string;
   scopes: string[];
   format: 'jwt' | 'opaque';
+  /** For a DPoP-bound token (RFC 9449 §6): the SHA-256 thumbprint of the key it is bound to (`cnf.jkt`). */
+  jkt?: string;
 }
 
-/** A token this API refuses; the message goes back in error_description. */
-class InvalidToken extends Error {}
+/**
+ * A token this API refuses; the message goes back in error_description, in a challenge of the
+ * scheme the caller used, or of `scheme` when the token needs another one.
+ */
+class InvalidToken extends Error {
+  constructor(
+    message: string,
+    readonly scheme?: 'DPoP',
+  ) {
+    super(message);
+  }
+}
 
 const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
+/** `Authorization: Bearer <token>` (RFC 6750) or `Authorization: DPoP <token>` (RFC 9449 §7.1). */
+const AUTHORIZATION = /^(Bearer|DPoP) ([\w\-.~+/]+=*)$/i;
+
+/** The challenges, one per scheme the API takes; both go out when the caller sent no token. */
+const BEARER_CHALLENGE = 'Bearer realm="example-api"';
+const DPOP_CHALLENGE = `DPoP realm="example-api", algs="${DPOP_ALGORITHMS.join(' ')}"`;
 
 /**
  * The example API. Latchkey issues JWT access tokens for an API registered with `--format jwt`
@@ -74,7 +94,7 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
         algorithms: ['ES256'],
         requiredClaims: ['exp', 'sub', 'client_id'],
       });
-      return { sub: payload.sub!, clientId: String(payload.client_id), scopes: scopesOf(payload.scope), format: 'jwt' };
+      return { sub: payload.sub!, clientId: String(payload.client_id), scopes: scopesOf(payload.scope), format: 'jwt', ...boundTo(payload.cnf) };
     } catch (error) {
       // A JWKS that cannot be fetched says nothing about the token: let it fail as an outage.
       if (error instanceof jose.JOSEError && !(error instanceof jose.JWKSTimeout)) throw new InvalidToken(jwtProblem(error));
@@ -86,36 +106,72 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
     const details = await oidc.tokenIntrospection(introspection, token);
     // Latchkey answers this client only about tokens meant for its API (or issued to it), but a
     // token issued to it for something else would be active too: the audience decides.
-    if (!details.active || details.token_type !== 'Bearer' || !audiencesOf(details.aud).includes(options.resource) || !details.client_id) {
+    // token_type is DPoP for a DPoP-bound access token, Bearer for another; a refresh token has none.
+    const accessToken = details.token_type === 'Bearer' || details.token_type === 'DPoP';
+    if (!details.active || !accessToken || !audiencesOf(details.aud).includes(options.resource) || !details.client_id) {
       throw new InvalidToken('the access token is not active for this API');
     }
-    return { sub: details.sub ?? details.client_id, clientId: details.client_id, scopes: scopesOf(details.scope), format: 'opaque' };
+    return { sub: details.sub ?? details.client_id, clientId: details.client_id, scopes: scopesOf(details.scope), format: 'opaque', ...boundTo(details.cnf) };
+  }
+
+  const verifyProof = dpopProofVerifier();
+
+  /**
+   * RFC 9449 §7: a DPoP-bound token is good only with `Authorization: DPoP` and a proof signed by
+   * the key it is bound to; a token that is not bound is good only as Bearer. The proof is
+   * checked first (it needs no call to Latchkey), then the token, then that the two match.
+   */
+  async function authenticate(ctx: Context, scheme: 'Bearer' | 'DPoP', token: string): Promise<Caller> {
+    const proofKey =
+      scheme === 'DPoP'
+        ? await verifyProof({
+            proof: ctx.get('dpop') || undefined,
+            method: ctx.method,
+            // This request's URL as the client addressed it. Behind a reverse proxy, set
+            // app.proxy (and have the proxy send X-Forwarded-Proto/-Host), or use the API's
+            // public URL here: htu names the URL the client called, not the one the API sees.
+            url: `${ctx.protocol}://${ctx.host}${ctx.path}`,
+            accessToken: token,
+          })
+        : undefined;
+    const caller = COMPACT_JWS.test(token) ? await verifyJwt(token) : await introspect(token);
+    if (caller.jkt && scheme === 'Bearer') throw new InvalidToken('the access token is DPoP-bound: send it as Authorization: DPoP, with a DPoP proof', 'DPoP');
+    if (!caller.jkt && scheme === 'DPoP') throw new InvalidToken('the access token is not DPoP-bound: send it as Authorization: Bearer');
+    if (caller.jkt !== proofKey) throw new InvalidToken('the access token is bound to another key than the DPoP proof');
+    return caller;
   }
 
   function requireToken(scope: string) {
     return async (ctx: Context, next: Next) => {
-      const token = /^Bearer ([\w\-.~+/]+=*)$/i.exec(ctx.get('authorization'))?.[1];
-      if (!token) {
-        // RFC 6750 §3.1: a request without credentials gets the challenge but no error code.
-        ctx.set('WWW-Authenticate', 'Bearer realm="example-api"');
-        refuse(ctx, 401, { error_description: 'this API needs an access token: Authorization: Bearer <token>' });
+      const match = AUTHORIZATION.exec(ctx.get('authorization'));
+      if (!match) {
+        // RFC 6750 §3.1: a request without credentials gets the challenge but no error code;
+        // RFC 9449 §7.1: one challenge per scheme the API takes.
+        ctx.set('WWW-Authenticate', [BEARER_CHALLENGE, DPOP_CHALLENGE]);
+        refuse(ctx, 401, { error_description: 'this API needs an access token: Authorization: Bearer <token>, or DPoP <token> with a DPoP proof' });
         return;
       }
+      const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+      const token = match[2]!;
+      // Errors are answered in the scheme the caller used, and in DPoP for a DPoP-bound token sent as Bearer.
+      const challenge = scheme === 'DPoP' ? DPOP_CHALLENGE : BEARER_CHALLENGE;
       let caller: Caller;
       try {
-        caller = COMPACT_JWS.test(token) ? await verifyJwt(token) : await introspect(token);
+        caller = await authenticate(ctx, scheme, token);
       } catch (error) {
-        if (!(error instanceof InvalidToken)) {
+        if (!(error instanceof InvalidToken || error instanceof InvalidDPoPProof)) {
           ctx.app.emit('error', error, ctx);
           refuse(ctx, 503, { error: 'temporarily_unavailable', error_description: 'the access token could not be checked with Latchkey' });
           return;
         }
-        ctx.set('WWW-Authenticate', `Bearer realm="example-api", error="invalid_token", error_description="${error.message}"`);
-        refuse(ctx, 401, { error: 'invalid_token', error_description: error.message });
+        const code = error instanceof InvalidDPoPProof ? 'invalid_dpop_proof' : 'invalid_token';
+        const answerIn = error instanceof InvalidToken && error.scheme === 'DPoP' ? DPOP_CHALLENGE : challenge;
+        ctx.set('WWW-Authenticate', `${answerIn}, error="${code}", error_description="${error.message}"`);
+        refuse(ctx, 401, { error: code, error_description: error.message });
         return;
       }
       if (!caller.scopes.includes(scope)) {
-        ctx.set('WWW-Authenticate', `Bearer realm="example-api", error="insufficient_scope", scope="${scope}"`);
+        ctx.set('WWW-Authenticate', `${challenge}, error="insufficient_scope", scope="${scope}"`);
         refuse(ctx, 403, { error: 'insufficient_scope', error_description: `the access token lacks the scope ${scope}` });
         return;
       }
@@ -134,6 +190,8 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
       client_id: caller.clientId,
       scope: caller.scopes.join(' '),
       token_format: caller.format,
+      // DPoP when the token is bound to the caller's key and came with a good proof (RFC 9449).
+      token_type: caller.jkt ? 'DPoP' : 'Bearer',
     };
   });
 
@@ -170,6 +228,12 @@ function jwtProblem(error: jose.JOSEError): string {
   if (error instanceof jose.JWTExpired) return 'the access token has expired';
   if (error instanceof jose.JWTClaimValidationFailed && error.claim === 'aud') return 'the access token is meant for another API';
   return 'the access token is not valid';
+}
+
+/** `{ jkt }` when a token's `cnf` (JWT claim or introspection member, RFC 9449 §6) binds it to a DPoP key. */
+function boundTo(cnf: unknown): { jkt?: string } {
+  const jkt = (cnf as { jkt?: unknown } | undefined)?.jkt;
+  return typeof jkt === 'string' ? { jkt } : {};
 }
 
 function scopesOf(scope: unknown): string[] {

@@ -83,7 +83,14 @@ const clientFields = {
   admin_access: flag.optional().describe('May get tokens for this admin API'),
   cors_origins: strings.optional(),
   backchannel_logout_session_required: flag.optional().describe('Logout tokens and ID tokens carry the session id (sid); needs backchannel_logout_uri'),
+  require_pushed_authorization_requests: flag.optional().describe('RFC 9126: authorization requests must be pushed to the PAR endpoint first'),
+  dpop_bound_access_tokens: flag.optional().describe('RFC 9449: tokens are issued only with a DPoP proof and bound to its key'),
+  require_signed_request_object: flag.optional().describe('RFC 9101: authorization requests must be request objects signed with a key of the client; needs jwks or jwks_uri'),
 };
+
+const refreshReuseGrace = seconds(
+  'Seconds (0 to 300) a just-rotated refresh token may be used once more by this client, for concurrent tabs and retries; default LATCHKEY_REFRESH_REUSE_GRACE',
+);
 
 const backchannelLogoutUri = uri('Where Latchkey posts OpenID Connect back-channel logout tokens: https (http on a loopback host outside production)');
 
@@ -98,6 +105,7 @@ export const createClientBody = z
     tos_uri: uri('Terms of service').optional(),
     access_token_ttl: seconds('Access token lifetime in seconds').optional(),
     refresh_token_ttl: seconds('Refresh token lifetime in seconds').optional(),
+    refresh_token_reuse_grace: refreshReuseGrace.optional(),
     jwks: jwks.optional(),
     jwks_uri: uri('Where the public keys of a private_key_jwt client are published').optional(),
     backchannel_logout_uri: backchannelLogoutUri.optional(),
@@ -115,6 +123,7 @@ export const updateClientBody = z
     tos_uri: uri('Terms of service').nullable().optional(),
     access_token_ttl: seconds('Access token lifetime in seconds').nullable().optional(),
     refresh_token_ttl: seconds('Refresh token lifetime in seconds').nullable().optional(),
+    refresh_token_reuse_grace: refreshReuseGrace.nullable().optional(),
     jwks: jwks.nullable().optional(),
     jwks_uri: uri('Where the public keys of a private_key_jwt client are published').nullable().optional(),
     backchannel_logout_uri: backchannelLogoutUri.nullable().optional(),
@@ -221,5 +230,20 @@ export const updateWebhookBody = z
     description: webhookDescription.optional(),
     event_types: eventTypes.optional(),
     enabled: flag.optional().describe('false stops deliveries; what was waiting is given up, and can be redelivered'),
+  })
+  .strict();
+
+// ---- token exchange policies ----
+
+export const tokenExchangePolicyRenames = { scope: 'scopes' } as const;
+
+export const tokenExchangePoliciesQuery = pageQuery.extend({ client_id: text.optional().describe("Only this client's policies") }).strict();
+
+export const createTokenExchangePolicyBody = z
+  .object({
+    client_id: text.describe('The confidential client allowed to exchange tokens; it also needs the token exchange grant type'),
+    subject_audience: uri('The API (resource identifier) the user access tokens it presents are for'),
+    target_audience: uri('The API (resource identifier) it gets tokens for'),
+    scope: scope.describe('The most an exchange may be given: scopes of the target API (space-separated, or an array)'),
   })
   .strict();

@@ -7,6 +7,7 @@ import type { AuditEventRow } from '../store/audit-events.js';
 import type { ClientRow } from '../store/clients.js';
 import type { InitialAccessTokenRow } from '../store/initial-access-tokens.js';
 import type { ResourceRow } from '../store/resources.js';
+import type { TokenExchangePolicyRow } from '../store/token-exchange-policies.js';
 import type { UserRow } from '../store/users.js';
 import type { WebhookAttemptRow, WebhookEndpointRow } from '../store/webhooks.js';
 
@@ -36,6 +37,10 @@ export function clientJson(client: ClientRow) {
   return {
     client_id: client.clientId,
     client_name: client.name,
+    // Requirements that are off are not stored; the JSON says so plainly.
+    require_pushed_authorization_requests: false,
+    dpop_bound_access_tokens: false,
+    require_signed_request_object: false,
     ...client.metadata,
     resources: client.resources.map((entry) => ({ identifier: entry.identifier, scope: entry.scopes.join(' ') })),
     first_party: client.firstParty,
@@ -55,6 +60,17 @@ export function resourceJson(resource: ResourceRow) {
     access_token_ttl: resource.accessTokenTtl,
     introspection_client_id: resource.introspectionClientId,
     created_at: iso(resource.createdAt),
+  };
+}
+
+export function tokenExchangePolicyJson(policy: TokenExchangePolicyRow) {
+  return {
+    id: policy.id,
+    client_id: policy.clientId,
+    subject_audience: policy.subjectAudience,
+    target_audience: policy.targetAudience,
+    scope: policy.scopes.join(' '),
+    created_at: iso(policy.createdAt),
   };
 }
 

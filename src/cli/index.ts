@@ -9,6 +9,7 @@ import { initialAccessTokensCommand } from './commands/initial-access-tokens.js'
 import { keysCommand } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
 import { resourcesCommand } from './commands/resources.js';
+import { tokenExchangePoliciesCommand } from './commands/token-exchange-policies.js';
 import { usersCommand } from './commands/users.js';
 import { webhooksCommand } from './commands/webhooks.js';
 import { reportError, UsageError } from './output.js';
@@ -37,19 +38,28 @@ On update a list flag replaces the whole list, and "" clears a setting (--logo-u
   clients list [--name N]
   clients rotate-secret CLIENT_ID [--grace 1h]  (the old secret works for the grace period)
     settings: [--redirect-uri U ...] [--post-logout-redirect-uri U ...]
-              [--grant authorization_code,refresh_token | --grant client_credentials]
+              [--grant authorization_code,refresh_token | --grant client_credentials
+               | --grant urn:ietf:params:oauth:grant-type:device_code,refresh_token]
               [--scope "openid profile ..."] [--resource URI ...] [--cors-origin O ...]
               [--token-endpoint-auth-method client_secret_basic|client_secret_post|private_key_jwt]
               [--[no-]first-party] [--[no-]admin-access] [--logo-uri U] [--client-uri U]
               [--policy-uri U] [--tos-uri U] [--access-token-ttl 5m] [--refresh-token-ttl 30d]
               [--jwks JSON|@file] [--jwks-uri U] [--backchannel-logout-uri U]
-              [--[no-]backchannel-logout-session-required]
+              [--[no-]backchannel-logout-session-required] [--[no-]require-par]
+              [--[no-]dpop-bound] [--[no-]require-signed-request-object]
+              [--refresh-reuse-grace 10s]  (a rotated refresh token works again that long)
 
   resources create --identifier URI --scope "a b" [settings]
   resources update URI [--scope "a b"] [settings]
   resources get|delete URI
   resources list
     settings: [--format jwt|opaque] [--access-token-ttl 5m] [--introspection-client CLIENT_ID]
+
+  token-exchange-policies create --client CLIENT_ID --subject-audience URI --target-audience URI --scope "a b"
+                                 the client may exchange users' tokens for the subject API for tokens
+                                 for the target API, with at most these scopes (RFC 8693)
+  token-exchange-policies get|delete POLICY_ID
+  token-exchange-policies list [--client CLIENT_ID]
 
   grants list --user USER_ID
   grants revoke GRANT_ID
@@ -86,6 +96,7 @@ const groups: Record<string, Subcommand> = {
   users: usersCommand,
   clients: clientsCommand,
   resources: resourcesCommand,
+  'token-exchange-policies': tokenExchangePoliciesCommand,
   grants: grantsCommand,
   'initial-access-tokens': initialAccessTokensCommand,
   audit: auditCommand,

@@ -46,6 +46,10 @@ const flags: Record<string, string> = {
   actorId: '--actor',
   subjectId: '--subject',
   eventTypes: '--events',
+  clientId: '--client',
+  requirePushedAuthorizationRequests: '--require-par',
+  dpopBoundAccessTokens: '--dpop-bound',
+  refreshTokenReuseGrace: '--refresh-reuse-grace',
 };
 
 function flagFor(field: string): string {

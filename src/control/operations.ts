@@ -6,6 +6,7 @@ import {
   keyJson,
   pageJson,
   resourceJson,
+  tokenExchangePolicyJson,
   userJson,
   webhookDeliveryJson,
   webhookJson,
@@ -18,6 +19,12 @@ import { createInitialAccessToken, listInitialAccessTokens, revokeInitialAccessT
 import { listKeys, rotateKeys } from '../domain/keys.js';
 import type { PageRequest } from '../domain/pagination.js';
 import { createResource, deleteResource, getResource, listResources, updateResource } from '../domain/resources.js';
+import {
+  createTokenExchangePolicy,
+  deleteTokenExchangePolicy,
+  getTokenExchangePolicy,
+  listTokenExchangePolicies,
+} from '../domain/token-exchange.js';
 import { importUsers, type ImportOptions } from '../domain/user-import.js';
 import { createUser, deleteUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../domain/users.js';
 import {
@@ -97,6 +104,15 @@ export const operations = {
   'audit.list': async (deps: Deps, input: AuditQuery) => pageJson(await listAuditEvents(deps, input), auditEventJson),
   'keys.list': async (deps: Deps) => ({ items: (await listKeys(deps)).map(keyJson), next_cursor: null }),
   'keys.rotate': async (deps: Deps, input: Second<typeof rotateKeys>) => ({ rotated: (await rotateKeys(deps, cliActor(), input)).map(keyJson) }),
+  'token-exchange-policies.create': async (deps: Deps, input: Second<typeof createTokenExchangePolicy>) =>
+    tokenExchangePolicyJson(await createTokenExchangePolicy(deps, cliActor(), input)),
+  'token-exchange-policies.get': async (deps: Deps, input: { id: string }) => tokenExchangePolicyJson(await getTokenExchangePolicy(deps, input.id)),
+  'token-exchange-policies.list': async (deps: Deps, input: PageRequest & { clientId?: string | undefined }) =>
+    pageJson(await listTokenExchangePolicies(deps, input), tokenExchangePolicyJson),
+  'token-exchange-policies.delete': async (deps: Deps, input: { id: string }) => {
+    await deleteTokenExchangePolicy(deps, cliActor(), input.id);
+    return { id: input.id, deleted: true };
+  },
   'webhooks.create': async (deps: Deps, input: Second<typeof createWebhook>) => withSigningSecret(await createWebhook(deps, cliActor(), input)),
   'webhooks.get': async (deps: Deps, input: { id: string }) => webhookJson(await getWebhook(deps, input.id)),
   'webhooks.list': async (deps: Deps, input: PageRequest) => pageJson(await listWebhooks(deps, input), webhookJson),

@@ -51,13 +51,15 @@ export const AUDIT_EVENT_TYPES = [
   'webhook.secret_rotated',
   'webhook.redelivered',
   'webhook.disabled',
+  'token_exchange_policy.created',
+  'token_exchange_policy.deleted',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface AuditEntry {
   type: AuditEventType;
-  subject?: { type: 'user' | 'client' | 'resource' | 'grant' | 'initial_access_token' | 'token' | 'session' | 'webhook'; id: string };
+  subject?: { type: 'user' | 'client' | 'resource' | 'grant' | 'initial_access_token' | 'token' | 'session' | 'webhook' | 'token_exchange_policy'; id: string };
   outcome?: 'success' | 'failure';
   /** Public facts only (field names changed, scopes, reasons): never a secret, token, code or password. */
   details?: Record<string, unknown>;

@@ -30,7 +30,11 @@ import { isOidcScope, isScopeToken, splitScopes } from './scopes.js';
 import { isLoopbackHost, isOrigin, isRedirectUri } from './uris.js';
 import { displayName, parseInput } from './validation.js';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
+/** RFC 8628: a device without a browser (a CLI, a TV) has the user sign in on another one. */
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 8693: a service exchanges a user's access token for one for another API (domain/token-exchange.ts). */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 export const SECRET_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
@@ -39,6 +43,8 @@ export const CONFIDENTIAL_AUTH_METHODS = [...SECRET_AUTH_METHODS, 'private_key_j
 const MAX_ACCESS_TOKEN_TTL = 86_400;
 const MAX_REFRESH_TOKEN_TTL = 365 * 86_400;
 const MAX_SECRET_GRACE = 30 * 86_400;
+/** How long a just-rotated refresh token may be used again (concurrent tabs, retried requests). */
+export const MAX_REFRESH_REUSE_GRACE = 300;
 
 const uriList = (check: (value: string) => boolean, message: string) =>
   z.array(z.string().refine(check, { message })).default([]).transform((list) => [...new Set(list)]);
@@ -110,21 +116,30 @@ const clientSettings = (env: Environment) =>
       jwksUri: z.string().refine((value) => isRedirectUri(value) && value.startsWith('https://'), { message: 'must be an https URL' }).optional(),
       backchannelLogoutUri: z.string().refine((value) => isBackchannelLogoutUri(value, env), { message: backchannelLogoutUriRule(env) }).optional(),
       backchannelLogoutSessionRequired: z.boolean().optional(),
+      requirePushedAuthorizationRequests: z.boolean().optional(),
+      dpopBoundAccessTokens: z.boolean().optional(),
+      requireSignedRequestObject: z.boolean().optional(),
+      refreshTokenReuseGrace: seconds(0, MAX_REFRESH_REUSE_GRACE, '5 minutes').optional(),
     })
     .superRefine((input, ctx) => {
-      const grants = new Set(input.grantTypes);
+      const grants = new Set<string>(input.grantTypes);
+      // Both sign a user in; only authorization_code sends a browser back to a redirect URI.
+      const signsIn = grants.has('authorization_code') || grants.has(DEVICE_CODE_GRANT);
       const issue = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
       if (input.public && grants.has('client_credentials')) {
         issue('grantTypes', 'client_credentials needs a confidential client; a public client has no secret to authenticate with');
       }
+      if (input.public && grants.has(TOKEN_EXCHANGE_GRANT)) {
+        issue('grantTypes', 'token exchange needs a confidential client; a public client cannot authenticate');
+      }
       if (input.public && input.tokenEndpointAuthMethod) issue('tokenEndpointAuthMethod', 'does not apply to a public client');
-      if (grants.has('refresh_token') && !grants.has('authorization_code')) issue('grantTypes', 'refresh_token needs authorization_code');
+      if (grants.has('refresh_token') && !signsIn) issue('grantTypes', 'refresh_token needs authorization_code or the device code grant');
       if (grants.has('authorization_code') && input.redirectUris.length === 0) {
         issue('redirectUris', 'needs at least one redirect URI for authorization_code');
       }
       // The provider reads an empty scope list as "any scope", so a sign-in client always lists its OIDC scopes.
-      if (grants.has('authorization_code') && input.scope && !input.scope.includes('openid')) {
-        issue('scope', 'must include openid for a client that signs users in (authorization_code)');
+      if (signsIn && input.scope && !input.scope.includes('openid')) {
+        issue('scope', 'must include openid for a client that signs users in (authorization_code or device code)');
       }
       if (!grants.has('authorization_code') && input.redirectUris.length > 0) {
         issue('redirectUris', 'only apply to clients with the authorization_code grant');
@@ -141,6 +156,15 @@ const clientSettings = (env: Environment) =>
         issue('backchannelLogoutUri', 'only applies to clients with the authorization_code grant');
       }
       if (input.backchannelLogoutSessionRequired && !input.backchannelLogoutUri) issue('backchannelLogoutSessionRequired', 'needs a back-channel logout URI');
+      // RFC 9126 pushes authorization requests: only a client that sends browsers to /auth makes them.
+      if (input.requirePushedAuthorizationRequests && !grants.has('authorization_code')) {
+        issue('requirePushedAuthorizationRequests', 'only applies to clients with the authorization_code grant');
+      }
+      // RFC 9101: a request object is checked with the client's own public keys.
+      if (input.requireSignedRequestObject && !input.jwks && !input.jwksUri) {
+        issue('requireSignedRequestObject', 'needs the public keys of the client (jwks or jwks_uri) to check its request objects');
+      }
+      if (!grants.has('refresh_token') && input.refreshTokenReuseGrace !== undefined) issue('refreshTokenReuseGrace', 'only applies to clients with the refresh_token grant');
     });
 
 export type CreateClientInput = z.input<ReturnType<typeof clientSettings>>;
@@ -171,6 +195,10 @@ const clientChanges = z
     jwksUri: nullable(z.string()),
     backchannelLogoutUri: nullable(z.string()),
     backchannelLogoutSessionRequired: z.boolean().optional(),
+    requirePushedAuthorizationRequests: z.boolean().optional(),
+    dpopBoundAccessTokens: z.boolean().optional(),
+    requireSignedRequestObject: z.boolean().optional(),
+    refreshTokenReuseGrace: nullable(z.number()),
   })
   .strict();
 
@@ -199,7 +227,7 @@ function clientNotFound(clientId: string): LatchkeyError {
 }
 
 function defaultOidcScopes(grants: Set<string>): string[] {
-  if (!grants.has('authorization_code')) return [];
+  if (!grants.has('authorization_code') && !grants.has(DEVICE_CODE_GRANT)) return [];
   return ['openid', 'profile', 'email', ...(grants.has('refresh_token') ? ['offline_access'] : [])];
 }
 
@@ -229,6 +257,10 @@ function settingsOf(client: ClientRow): CreateClientInput {
     ...(m.jwks_uri !== undefined ? { jwksUri: m.jwks_uri } : {}),
     ...(m.backchannel_logout_uri !== undefined ? { backchannelLogoutUri: m.backchannel_logout_uri } : {}),
     ...(m.backchannel_logout_session_required !== undefined ? { backchannelLogoutSessionRequired: m.backchannel_logout_session_required } : {}),
+    ...(m.require_pushed_authorization_requests ? { requirePushedAuthorizationRequests: true } : {}),
+    ...(m.dpop_bound_access_tokens ? { dpopBoundAccessTokens: true } : {}),
+    ...(m.require_signed_request_object ? { requireSignedRequestObject: true } : {}),
+    ...(m.refresh_token_reuse_grace !== undefined ? { refreshTokenReuseGrace: m.refresh_token_reuse_grace } : {}),
   };
 }
 
@@ -295,6 +327,10 @@ const MANAGED_OPTIONAL = [
   'jwks_uri',
   'backchannel_logout_uri',
   'backchannel_logout_session_required',
+  'require_pushed_authorization_requests',
+  'dpop_bound_access_tokens',
+  'require_signed_request_object',
+  'refresh_token_reuse_grace',
 ] as const;
 
 function metadataOf(settings: ClientSettings, oidcScopes: string[], access: ClientResourceAccess[], base: ClientMetadata | undefined): ClientMetadata {
@@ -313,6 +349,11 @@ function metadataOf(settings: ClientSettings, oidcScopes: string[], access: Clie
     backchannel_logout_uri: settings.backchannelLogoutUri,
     // Without a URI there is nothing for it to say.
     backchannel_logout_session_required: settings.backchannelLogoutUri ? settings.backchannelLogoutSessionRequired : undefined,
+    // Off is the RFCs' default: only a requirement that is on is stored.
+    require_pushed_authorization_requests: settings.requirePushedAuthorizationRequests || undefined,
+    dpop_bound_access_tokens: settings.dpopBoundAccessTokens || undefined,
+    require_signed_request_object: settings.requireSignedRequestObject || undefined,
+    refresh_token_reuse_grace: settings.refreshTokenReuseGrace,
   };
   return {
     ...extras,

@@ -8,7 +8,7 @@ import { ADMIN_SCOPE } from './admin-access.js';
 import { recordAudit, type Actor } from './audit.js';
 import { emitEvent } from './events/emit.js';
 import { clientData } from './events/catalog.js';
-import { backchannelLogoutUriRule, deleteClient, GRANT_TYPES, isBackchannelLogoutUri, SECRET_AUTH_METHODS } from './clients.js';
+import { backchannelLogoutUriRule, deleteClient, GRANT_TYPES, isBackchannelLogoutUri, SECRET_AUTH_METHODS, TOKEN_EXCHANGE_GRANT } from './clients.js';
 import { isLoopbackHost, isRedirectUri } from './uris.js';
 
 /**
@@ -18,7 +18,7 @@ import { isLoopbackHost, isRedirectUri } from './uris.js';
  */
 
 /** Settings only an admin may give a client. */
-const ADMIN_ONLY_FIELDS = ['first_party', 'admin_access', 'access_token_ttl', 'refresh_token_ttl'] as const;
+const ADMIN_ONLY_FIELDS = ['first_party', 'admin_access', 'access_token_ttl', 'refresh_token_ttl', 'refresh_token_reuse_grace'] as const;
 
 /** What is wrong with requested metadata, as RFC 7591 §3.2.2 reports it. */
 export interface RegistrationProblem {
@@ -58,6 +58,9 @@ export function registrationProblem(metadata: Record<string, unknown>, current?:
   if (refused !== undefined) return metadataProblem(`grant_types: ${String(refused)} is not offered; use ${GRANT_TYPES.join(', ')}`);
   if (grants.includes('client_credentials') && metadata.token_endpoint_auth_method === 'none') {
     return metadataProblem('grant_types: client_credentials needs a client that authenticates (token_endpoint_auth_method is none)');
+  }
+  if (grants.includes(TOKEN_EXCHANGE_GRANT) && metadata.token_endpoint_auth_method === 'none') {
+    return metadataProblem(`grant_types: ${TOKEN_EXCHANGE_GRANT} needs a client that authenticates (token_endpoint_auth_method is none)`);
   }
   for (const field of ['redirect_uris', 'post_logout_redirect_uris'] as const) {
     const uris = metadata[field];

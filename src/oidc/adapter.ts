@@ -25,6 +25,7 @@ import { DATABASE_BATCHING } from '../db/batching.js';
 import { createBatcher } from '../util/batcher.js';
 import { now } from '../util/clock.js';
 import { sha256 } from '../util/digest.js';
+import type { Sealer } from '../secrets/sealer.js';
 import { orUnavailable } from './unavailable.js';
 
 /**
@@ -33,13 +34,26 @@ import { orUnavailable } from './unavailable.js';
  */
 const digest = (id: string) => sha256(id);
 
-function restore(stored: StoredPayload, id: string | undefined): AdapterPayload {
+/**
+ * A device code is found by its user code and saved back (confirmed, approved), and the
+ * interaction that approves it names it; the provider needs its real id for both. So that id is
+ * kept, sealed under the master key: a database dump still holds no device code that works.
+ */
+const DEVICE_CODE_ID = 'device_code_id';
+/** A lookup as of this moment finds rows whatever their expiry. */
+const EVEN_EXPIRED = new Date(0);
+const SEALED_ID = 'sealedJti';
+const SEALED_DEVICE_CODE = 'sealedDeviceCode';
+
+function restore(sealer: Sealer, stored: StoredPayload, id: string | undefined): AdapterPayload {
   // A copy to its depth: the provider changes what it finds (a grant's scopes) before saving, and
   // a read kept for the rest of the request must not see that.
-  const payload = structuredClone(stored.payload) as AdapterPayload;
+  const { [SEALED_ID]: sealedId, [SEALED_DEVICE_CODE]: sealedDeviceCode, ...payload } = structuredClone(stored.payload) as AdapterPayload;
   if (id !== undefined) payload.jti = id;
+  else if (typeof sealedId === 'string') payload.jti = sealer.open(sealedId, DEVICE_CODE_ID);
+  if (typeof sealedDeviceCode === 'string') payload.deviceCode = sealer.open(sealedDeviceCode, DEVICE_CODE_ID);
   if (stored.consumedAt) payload.consumed = Math.floor(stored.consumedAt.getTime() / 1000);
-  return payload;
+  return payload as AdapterPayload;
 }
 
 /**
@@ -48,9 +62,15 @@ function restore(stored: StoredPayload, id: string | undefined): AdapterPayload 
  * A grant keeps its id: no request can present one (sessions and tokens hold it already), and a
  * user's new sessions find the consent they gave by it (loadExistingGrant in configuration.ts).
  */
-function storable(model: string, payload: AdapterPayload): Record<string, unknown> {
-  const { jti, consumed: _consumed, ...rest } = payload;
+function storable(sealer: Sealer, model: string, payload: AdapterPayload): Record<string, unknown> {
+  const { jti, consumed: _consumed, ...kept } = payload;
+  let rest: Record<string, unknown> = kept;
   if (model === 'Grant') return { ...rest, jti };
+  if (model === 'DeviceCode' && typeof jti === 'string') return { ...rest, [SEALED_ID]: sealer.seal(jti, DEVICE_CODE_ID) };
+  if (typeof rest.deviceCode === 'string') {
+    const { deviceCode, ...others } = rest;
+    rest = { ...others, [SEALED_DEVICE_CODE]: sealer.seal(deviceCode, DEVICE_CODE_ID) };
+  }
   const session = rest.session as Record<string, unknown> | undefined;
   if (session && typeof session === 'object' && 'cookie' in session) {
     const { cookie: _cookie, ...sessionWithoutCookie } = session;
@@ -243,6 +263,25 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
     return cached.get(cacheKey)!;
   }
 
+  /**
+   * Graceful refresh rotation: concurrent tabs and retried requests use one refresh token twice,
+   * seconds apart. A refresh token its own client uses again at the token endpoint within the
+   * client's grace window (refresh_token_reuse_grace, else LATCHKEY_REFRESH_REUSE_GRACE) reads as
+   * not yet used, so the provider rotates it once more; after the window the provider sees the
+   * reuse and revokes the grant. The client comes from the catalog the provider authenticated it
+   * from, so this costs no database read, and only tokens already used ever ask.
+   */
+  async function reusableWithinGrace(stored: StoredPayload): Promise<boolean> {
+    // Only the refresh grant itself: introspection, revocation and other grants see a used token as used.
+    const ctx = Provider.ctx;
+    if (!stored.consumedAt || ctx?.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== 'refresh_token') return false;
+    const clientId = stored.payload.clientId;
+    if (typeof clientId !== 'string') return false;
+    const own = (await deps.catalog.client(clientId))?.metadata.refresh_token_reuse_grace;
+    const grace = typeof own === 'number' ? own : deps.config.tokens.refreshReuseGrace;
+    return grace > 0 && now().getTime() - stored.consumedAt.getTime() <= grace * 1000;
+  }
+
   class PayloadAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
@@ -255,7 +294,7 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
       await writeRows({
         key: this.key(id),
         row: {
-          payload: storable(this.model, payload),
+          payload: storable(deps.sealer, this.model, payload),
           // A grant and its tokens share one key: the digest of the grant id.
           grantId: this.model === 'Grant' ? digest(id) : typeof payload.grantId === 'string' ? digest(payload.grantId) : null,
           userCode: optionalString(payload.userCode),
@@ -273,25 +312,35 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
       let stored: StoredPayload | undefined;
       if (reads && (TOKEN_MODELS.has(key.model) || key.model === 'Grant')) stored = await readOnce(reads, key);
       else if (TOKEN_MODELS.has(key.model)) stored = (await readTokens(key.id)).found.get(key.model);
-      else stored = await findPayload(db, key, now());
-      return stored ? restore(stored, id) : undefined;
+      // A device polling after its code expired must hear expired_token (RFC 8628 §3.5), so an
+      // expired device code is still found (until cleanup removes it); the provider checks expiry.
+      else stored = await findPayload(db, key, key.model === 'DeviceCode' ? EVEN_EXPIRED : now());
+      if (!stored) return undefined;
+      // The row stays as it is: the window counts from the first use, and the reuse reads it again in consume.
+      if (key.model === 'RefreshToken' && (await reusableWithinGrace(stored))) return restore(deps.sealer, { ...stored, consumedAt: null }, id);
+      return restore(deps.sealer, stored, id);
     }
 
-    // The raw id is not stored, so what comes back has no jti; the provider only reads these.
+    // The raw id is not stored, so what comes back has no jti (but a device code's, sealed).
     async findByUid(uid: string) {
       const stored = await findPayloadByUid(db, this.model, uid, now());
-      return stored ? restore(stored, undefined) : undefined;
+      return stored ? restore(deps.sealer, stored, undefined) : undefined;
     }
 
     async findByUserCode(userCode: string) {
       const stored = await findPayloadByUserCode(db, this.model, userCode, now());
-      return stored ? restore(stored, undefined) : undefined;
+      return stored ? restore(deps.sealer, stored, undefined) : undefined;
     }
 
     async consume(id: string) {
       forgetReads(this.key(id));
       // Losing a race to redeem the same code or refresh token is a reuse, not a server error.
       if (!(await consumeRows(this.key(id)))) {
+        // Used before (or by a request that won the race just now): within the grace window that is allowed.
+        if (this.model === 'RefreshToken') {
+          const stored = await findPayload(db, this.key(id), now());
+          if (stored && (await reusableWithinGrace(stored))) return;
+        }
         throw new errors.InvalidGrant('grant request is invalid: it was already used');
       }
     }

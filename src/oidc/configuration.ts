@@ -11,6 +11,7 @@ import { renderPage } from '../http/render.js';
 import { findLatestGrantId } from '../store/oidc-payloads.js';
 import { now } from '../util/clock.js';
 import { createAdapterFactory, REGISTRATION_POLICY } from './adapter.js';
+import { countWrongUserCode, DEVICE_PAGE, deviceFlow } from './device-flow.js';
 import { accountFinder } from './find-account.js';
 import { renderErrorPage } from './error-page.js';
 import { LANGUAGES } from '../i18n/locales.js';
@@ -120,6 +121,9 @@ export const PROVIDER_ROUTES = {
   revocation: '/token/revocation',
   token: '/token',
   userinfo: '/me',
+  pushed_authorization_request: '/par',
+  device_authorization: '/device/auth',
+  code_verification: DEVICE_PAGE,
 } as const;
 
 export const DISCOVERY_PATH = '/.well-known/openid-configuration';
@@ -134,7 +138,7 @@ const ASYMMETRIC_SIGNING = ['ES256', 'RS256', 'PS256', 'Ed25519', 'EdDSA'] as co
 const SERVER_SIGNING = ['ES256', 'RS256'] as const;
 
 /** What the provider's configuration reads: settings, and the clients and APIs it serves. */
-export type ProviderDeps = Pick<Deps, 'config' | 'catalog'>;
+export type ProviderDeps = Pick<Deps, 'config' | 'catalog' | 'sealer'>;
 
 /**
  * Where the provider keeps its artifacts and finds accounts and past consent. Latchkey's is
@@ -147,6 +151,8 @@ export interface ProviderStorage {
   readonly findAccount: NonNullable<Configuration['findAccount']>;
   /** The user's most recent live grant to the client, by id. */
   latestGrantId(accountId: string, clientId: string): Promise<string | undefined>;
+  /** Counts a wrong device user code against the address that typed it. */
+  wrongUserCode(ip: string): Promise<void>;
 }
 
 export function databaseStorage(deps: Deps): ProviderStorage {
@@ -154,6 +160,7 @@ export function databaseStorage(deps: Deps): ProviderStorage {
   return {
     adapter: createAdapterFactory(deps),
     findAccount: (_ctx, sub) => findAccount(sub),
+    wrongUserCode: (ip) => countWrongUserCode(deps, ip),
     latestGrantId: (accountId, clientId) => orUnavailable(() => findLatestGrantId(deps.db.knex, accountId, clientId, now())),
   };
 }
@@ -189,13 +196,17 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, sto
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     extraClientMetadata: {
-      properties: ['cors_origins', 'access_token_ttl', 'refresh_token_ttl'],
+      properties: ['cors_origins', 'access_token_ttl', 'refresh_token_ttl', 'refresh_token_reuse_grace'],
       validator(_ctx, key, value) {
         if (key === 'cors_origins' && value !== undefined && !(Array.isArray(value) && value.every((entry) => typeof entry === 'string' && isOrigin(entry)))) {
           throw new errors.InvalidClientMetadata('cors_origins must be an array of origins');
         }
         if ((key === 'access_token_ttl' || key === 'refresh_token_ttl') && value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0)) {
           throw new errors.InvalidClientMetadata(`${key} must be a whole number of seconds`);
+        }
+        // Read by the adapter (graceful refresh rotation); 0 turns it off for the client.
+        if (key === 'refresh_token_reuse_grace' && value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 300)) {
+          throw new errors.InvalidClientMetadata(`${key} must be a whole number of seconds from 0 to 300`);
         }
       },
     },
@@ -248,9 +259,14 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, sto
         idFactory: () => newClientId(),
       },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
-      // On by default in v9; they belong to the protocol-breadth work and stay off until then.
-      dPoP: { enabled: false },
-      pushedAuthorizationRequests: { enabled: false },
+      // RFC 9449. Nonces are derived from the master key, so every node issues and accepts the
+      // same ones; proofs are checked for replay through the adapter (ReplayDetection), across nodes.
+      dPoP: { enabled: true, nonceSecret: deps.sealer.derive('dpop nonce'), requireNonce: () => true },
+      // RFC 9126, for every client; a client registered with require_pushed_authorization_requests must use it.
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      // RFC 9101 (JAR): signed request objects from clients with keys, by value or through PAR.
+      requestObjects: { enabled: true, requireSignedRequestObject: false },
+      deviceFlow: deviceFlow(deps.config, storage.wrongUserCode),
     },
     discovery: {
       ui_locales_supported: [...LANGUAGES],
@@ -283,6 +299,8 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, sto
       ClientCredentials: (_ctx, token, client) =>
         token.resourceServer?.accessTokenTTL ?? clientAccessTokenTtl(clientSetting(client, 'access_token_ttl'), tokens.accessTtl),
       AuthorizationCode: 60,
+      // RFC 8628 §3.2: long enough to reach a phone and sign in, short enough that a code on a screen soon goes stale.
+      DeviceCode: 600,
       IdToken: tokens.idTtl,
       Interaction: 3600,
       Grant: (ctx) => refreshTtlOf(ctx?.oidc?.client),

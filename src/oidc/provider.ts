@@ -8,9 +8,11 @@ import { LatchkeyError } from '../errors.js';
 import { now } from '../util/clock.js';
 import { continuePage, notFoundPage } from './provider-pages.js';
 import { databaseStorage, providerConfiguration } from './configuration.js';
+import { userCodeThrottling } from './device-flow.js';
 import { logProviderEvents } from './events.js';
 import { observeProvider } from './observe.js';
 import { registrationManagement } from './registration.js';
+import { registerTokenExchange, tokenExchangeClaims } from './token-exchange.js';
 import { orUnavailable } from './unavailable.js';
 
 export type { Provider };
@@ -77,7 +79,11 @@ export function cookieSecrets(provider: Provider): string[] {
 }
 
 export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
-  const provider = new Provider(deps.config.http.issuer, providerConfiguration(deps, keys, databaseStorage(deps)));
+  const provider = new Provider(deps.config.http.issuer, {
+    ...providerConfiguration(deps, keys, databaseStorage(deps)),
+    // The act claim of exchanged tokens (RFC 8693 §4.1); registerTokenExchange below.
+    extraTokenClaims: tokenExchangeClaims,
+  });
   // Behind a TLS-terminating proxy the issuer is https while the socket is not.
   provider.proxy = deps.config.http.trustProxy;
   // As in app.ts: only the address our own proxy appended is trusted.
@@ -85,7 +91,10 @@ export function createProvider(deps: Deps, keys: KeyMaterial): Provider {
   logProviderEvents(provider, deps);
   observeProvider(provider, deps);
   compareSecretsByDigest(deps, provider);
+  // RFC 8693, within the admins' token exchange policies.
+  registerTokenExchange(provider, { deps, keys });
   provider.use(registrationManagement(deps));
+  provider.use(userCodeThrottling(deps));
   provider.use(continuePage(deps.config.theme));
   provider.use(notFoundPage(deps.config.theme));
   return provider;

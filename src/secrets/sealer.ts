@@ -10,6 +10,11 @@ import { ConfigError } from '../config.js';
 export interface Sealer {
   seal(plaintext: string, context: string): string;
   open(sealed: string, context: string): string;
+  /**
+   * A 32-byte secret for `purpose`, the same on every node sharing the master key and across
+   * restarts, for what must be derived rather than stored (DPoP nonces).
+   */
+  derive(purpose: string): Buffer;
 }
 
 export class SealError extends Error {
@@ -29,6 +34,7 @@ export function createSealer(masterSecret: string): Sealer {
   // Names the master key without revealing it, so a value sealed under another one gets a clear error.
   const keyId = derive(masterSecret, 'latchkey seal key id v1').subarray(0, 6).toString('base64url');
   return {
+    derive: (purpose) => derive(masterSecret, `latchkey derived v1 ${purpose}`),
     seal(plaintext, context) {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
@@ -72,5 +78,5 @@ export function missingSealer(): Sealer {
   const refuse = (): never => {
     throw new ConfigError('missing LATCHKEY_SECRET: reading or writing private keys needs the master key (LATCHKEY_SECRET or LATCHKEY_SECRET_FILE)');
   };
-  return { seal: refuse, open: refuse };
+  return { seal: refuse, open: refuse, derive: refuse };
 }

@@ -28,6 +28,12 @@ export interface ClientMetadata {
   /** OpenID Connect Back-Channel Logout: where logout tokens go, and whether they (and ID tokens) carry `sid`. */
   backchannel_logout_uri?: string;
   backchannel_logout_session_required?: boolean;
+  /** RFC 9126, RFC 9449 and RFC 9101 requirements for this client; absent means off. */
+  require_pushed_authorization_requests?: boolean;
+  dpop_bound_access_tokens?: boolean;
+  require_signed_request_object?: boolean;
+  /** Seconds a just-rotated refresh token may be used again by this client; absent means the server default. */
+  refresh_token_reuse_grace?: number;
   [extra: string]: unknown;
 }
 

@@ -80,6 +80,53 @@ test('PATCH changes the given settings, keeps the rest, and null clears an optio
   t.is((await api(`/clients/${id}`)).body!.client_name, 'Blog 2');
 });
 
+test('protocol settings round-trip under their RFC names: PAR, DPoP, signed request objects, refresh reuse grace', async (t) => {
+  const created = await api('/clients', {
+    method: 'POST',
+    body: {
+      client_name: 'Strict',
+      redirect_uris: ['https://strict.example/cb'],
+      require_pushed_authorization_requests: true,
+      dpop_bound_access_tokens: true,
+      refresh_token_reuse_grace: 10,
+    },
+  });
+  t.is(created.status, 201);
+  const id = created.body!.client_id as string;
+  t.like((await api(`/clients/${id}`)).body, {
+    require_pushed_authorization_requests: true,
+    dpop_bound_access_tokens: true,
+    require_signed_request_object: false,
+    refresh_token_reuse_grace: 10,
+  });
+
+  const changed = await api(`/clients/${id}`, { method: 'PATCH', body: { require_pushed_authorization_requests: false, refresh_token_reuse_grace: null } });
+  t.is(changed.status, 200);
+  t.is(changed.body!.require_pushed_authorization_requests, false, 'off reads as false');
+  t.is(changed.body!.dpop_bound_access_tokens, true, 'what PATCH does not name stays');
+  t.false('refresh_token_reuse_grace' in changed.body!, 'null goes back to the server default');
+
+  const keyless = await api(`/clients/${id}`, { method: 'PATCH', body: { require_signed_request_object: true } });
+  t.is(keyless.status, 400);
+  t.deepEqual(keyless.body!.details, { require_signed_request_object: 'needs the public keys of the client (jwks or jwks_uri) to check its request objects' });
+  const tooLong = await api(`/clients/${id}`, { method: 'PATCH', body: { refresh_token_reuse_grace: 301 } });
+  t.is(tooLong.status, 400);
+  t.deepEqual(tooLong.body!.details, { refresh_token_reuse_grace: 'must be at most 5 minutes' });
+  const notFlag = await api(`/clients/${id}`, { method: 'PATCH', body: { dpop_bound_access_tokens: 'yes' } });
+  t.deepEqual(notFlag.body!.details, { dpop_bound_access_tokens: 'must be true or false' });
+});
+
+test('a device client registers without redirect URIs', async (t) => {
+  const created = await api('/clients', {
+    method: 'POST',
+    body: { client_name: 'Terminal', public: true, grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'] },
+  });
+  t.is(created.status, 201);
+  t.deepEqual(created.body!.grant_types, ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']);
+  t.deepEqual(created.body!.redirect_uris, []);
+  t.is(created.body!.token_endpoint_auth_method, 'none');
+});
+
 test('rotating a secret returns the new one once; the old one works during the grace period', async (t) => {
   const created = await api('/clients', { method: 'POST', body: machineClientBody() });
   const id = created.body!.client_id as string;

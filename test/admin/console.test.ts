@@ -144,6 +144,74 @@ test('a refused field shows its error next to it, with what was typed', async (t
   t.false(html.includes('name-error'));
 });
 
+/** Posts a form whose fields may repeat (checkbox groups), as a browser sends it. */
+function postForm(browser: Browser, to: string, fields: Record<string, string | string[]>): Promise<Response> {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) for (const each of [value].flat()) body.append(name, each);
+  return browser.request(to, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+}
+
+test('the client form sets the protocol requirements and the refresh reuse grace, and offers the device code grant', async (t) => {
+  const { browser } = await admin();
+  const page = await open(browser, url('/admin/clients/new'));
+  t.regex(page.html, /<input type="checkbox" id="grant-device_code" name="grantTypes" value="urn:ietf:params:oauth:grant-type:device_code">\s*<label for="grant-device_code">Device code, for CLIs and TVs \(<code translate="no">device_code<\/code>\)<\/label>/);
+  for (const id of ['requirePushedAuthorizationRequests', 'dpopBoundAccessTokens', 'requireSignedRequestObject']) {
+    t.regex(page.html, new RegExp(`<input type="checkbox" id="${id}" name="${id}" value="on" aria-describedby="${id}-hint">`), id);
+  }
+  t.true(page.html.includes('id="refreshTokenReuseGrace-hint"'));
+
+  const form = findForm(page.html, '/admin/clients');
+  const created = await postForm(browser, url('/admin/clients'), {
+    _csrf: form.fields._csrf!,
+    name: 'Strict console app',
+    grantTypes: ['authorization_code', 'refresh_token'],
+    redirectUris: 'https://strict.example/cb',
+    requirePushedAuthorizationRequests: 'on',
+    dpopBoundAccessTokens: 'on',
+    refreshTokenReuseGrace: '15',
+  });
+  t.is(created.status, 200);
+  const clientId = /Client ID<\/dt><dd><code>([^<]+)</.exec(await created.text())![1]!;
+  const stored = (await getClient(server.deps, clientId)).metadata;
+  t.true(stored.require_pushed_authorization_requests);
+  t.true(stored.dpop_bound_access_tokens);
+  t.is(stored.refresh_token_reuse_grace, 15);
+
+  const edit = await open(browser, url(`/admin/clients/${clientId}`));
+  t.regex(edit.html, /id="requirePushedAuthorizationRequests" name="requirePushedAuthorizationRequests" value="on" checked/);
+  t.regex(edit.html, /id="dpopBoundAccessTokens" name="dpopBoundAccessTokens" value="on" checked/);
+  t.notRegex(edit.html, /id="requireSignedRequestObject" name="requireSignedRequestObject" value="on" checked/);
+  t.regex(edit.html, /id="refreshTokenReuseGrace" name="refreshTokenReuseGrace" type="number" value="15"/);
+
+  // Unchecking a box switches the requirement off; asking for signed request objects without keys is refused next to the box.
+  const editForm = findForm(edit.html, `/admin/clients/${clientId}`);
+  const refused = await postForm(browser, url(editForm.action), {
+    _csrf: editForm.fields._csrf!,
+    name: 'Strict console app',
+    grantTypes: ['authorization_code', 'refresh_token'],
+    redirectUris: 'https://strict.example/cb',
+    requireSignedRequestObject: 'on',
+    refreshTokenReuseGrace: '15',
+  });
+  t.is(refused.status, 400);
+  const html = await refused.text();
+  t.regex(html, /<fieldset class="field has-error" aria-describedby="requireSignedRequestObject-error">/);
+  t.regex(html, /<p class="field-error" id="requireSignedRequestObject-error">needs the public keys of the client \(jwks or jwks_uri\) to check its request objects<\/p>/);
+
+  const saved = await postForm(browser, url(editForm.action), {
+    _csrf: editForm.fields._csrf!,
+    name: 'Strict console app',
+    grantTypes: ['authorization_code', 'refresh_token'],
+    redirectUris: 'https://strict.example/cb',
+    refreshTokenReuseGrace: '',
+  });
+  t.is(saved.status, 303);
+  const after = (await getClient(server.deps, clientId)).metadata;
+  t.false('require_pushed_authorization_requests' in after);
+  t.false('dpop_bound_access_tokens' in after);
+  t.false('refresh_token_reuse_grace' in after, 'an emptied field goes back to the server default');
+});
+
 test('deleting a client asks for confirmation first', async (t) => {
   const { browser } = await admin();
   const form = findForm((await open(browser, url('/admin/clients/new'))).html, '/admin/clients');

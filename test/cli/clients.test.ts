@@ -111,6 +111,33 @@ test('--jwks reads a file with @ and makes a private_key_jwt client without a se
   t.is((created.jwks as { keys: Array<{ kid: string }> }).keys[0]!.kid, 'k1');
 });
 
+test('protocol flags: --require-par, --dpop-bound, --require-signed-request-object and --refresh-reuse-grace, each undone on update', async (t) => {
+  const created = await createWebClient(t, 'Strict', ['--require-par', '--dpop-bound', '--refresh-reuse-grace', '10s']);
+  t.like(created, { require_pushed_authorization_requests: true, dpop_bound_access_tokens: true, require_signed_request_object: false, refresh_token_reuse_grace: 10 });
+  const id = created.client_id as string;
+  const relaxed = json<Client>(t, await cli(['clients', 'update', id, '--no-require-par', '--refresh-reuse-grace', '', '--json']));
+  t.like(relaxed, { require_pushed_authorization_requests: false, dpop_bound_access_tokens: true });
+  t.false('refresh_token_reuse_grace' in relaxed, '"" goes back to the server default');
+  t.is(json<Client>(t, await cli(['clients', 'update', id, '--no-dpop-bound', '--refresh-reuse-grace', '1m', '--json'])).dpop_bound_access_tokens, false);
+  t.is(json<Client>(t, await cli(['clients', 'get', id, '--json'])).refresh_token_reuse_grace, 60);
+
+  assertOneLineError(t, await cli(['clients', 'update', id, '--refresh-reuse-grace', '6m']), '--refresh-reuse-grace must be at most 5 minutes');
+  assertOneLineError(t, await cli(['clients', 'update', id, '--refresh-reuse-grace', 'soon']), '--refresh-reuse-grace');
+  assertOneLineError(t, await cli(['clients', 'update', id, '--require-signed-request-object']), '--require-signed-request-object needs the public keys');
+  const machine = await cli(['clients', 'create', '--name', 'Pushy machine', '--grant', 'client_credentials', '--require-par']);
+  assertOneLineError(t, machine, '--require-par only applies');
+});
+
+test('--grant takes the device code grant: a client for a terminal, without redirect URIs', async (t) => {
+  const created = json<Client>(
+    t,
+    await cli(['clients', 'create', '--name', 'Terminal', '--public', '--grant', 'urn:ietf:params:oauth:grant-type:device_code,refresh_token', '--json']),
+  );
+  t.deepEqual(created.grant_types, ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']);
+  t.deepEqual(created.redirect_uris, []);
+  t.is(created.token_endpoint_auth_method, 'none');
+});
+
 test('clients list pages with --limit and --cursor', async (t) => {
   const ids = [];
   for (const name of ['Page 1', 'Page 2', 'Page 3']) ids.push((await createWebClient(t, name)).client_id as string);

@@ -26,7 +26,18 @@ test('with a DATABASE_URL and no LATCHKEY_ENV, Latchkey assumes production', (t)
 });
 
 test('token lifetimes default to one hour for access and ID tokens and 14 days for refresh tokens', (t) => {
-  t.deepEqual(loadConfig({}).tokens, { accessTtl: 3600, idTtl: 3600, refreshTtl: 14 * 86400 });
+  t.deepEqual(loadConfig({}).tokens, { accessTtl: 3600, idTtl: 3600, refreshTtl: 14 * 86400, refreshReuseGrace: 0 });
+});
+
+test('LATCHKEY_REFRESH_REUSE_GRACE is off by default and takes 0 up to five minutes', (t) => {
+  t.is(loadConfig({}).tokens.refreshReuseGrace, 0);
+  t.is(loadConfig({ LATCHKEY_REFRESH_REUSE_GRACE: '10s' }).tokens.refreshReuseGrace, 10);
+  t.is(loadConfig({ LATCHKEY_REFRESH_REUSE_GRACE: '5m' }).tokens.refreshReuseGrace, 300);
+  t.is(loadConfig({ LATCHKEY_REFRESH_REUSE_GRACE: '0' }).tokens.refreshReuseGrace, 0);
+  for (const value of ['301', '6m', '1.5s', 'soon', '-1']) {
+    const error = t.throws(() => loadConfig({ LATCHKEY_REFRESH_REUSE_GRACE: value }));
+    t.true(error?.message.startsWith(`invalid LATCHKEY_REFRESH_REUSE_GRACE=${JSON.stringify(value)}: accepts`), error?.message);
+  }
 });
 
 test('passwords are hashed with the strong argon2id defaults (19 MiB, t=2, p=1)', async (t) => {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { createClient, DEVICE_CODE_GRANT } from '../../src/domain/clients.js';
 import { createInitialAccessToken } from '../../src/domain/initial-access-tokens.js';
 import { queueMail } from '../../src/domain/mail.js';
 import { createResource } from '../../src/domain/resources.js';
+import { createTokenExchangePolicy } from '../../src/domain/token-exchange.js';
 import { updateUser } from '../../src/domain/users.js';
 import { createWebhook } from '../../src/domain/webhooks.js';
 import { testActor } from './actor.js';
@@ -114,6 +116,21 @@ export async function formPostPage(fixture: () => PageFixture) {
   return step;
 }
 
+/** A user code from a new device authorization, as a device shows it. */
+async function deviceUserCode(fixture: PageFixture): Promise<string> {
+  const { client } = await createClient(fixture.server.deps, testActor, { name: 'Kitchen TV', public: true, grantTypes: [DEVICE_CODE_GRANT], redirectUris: [], postLogoutRedirectUris: [] });
+  const response = await fetch(`${fixture.server.issuer}/device/auth`, { method: 'POST', body: new URLSearchParams({ client_id: client.clientId, scope: 'openid' }) });
+  return ((await response.json()) as { user_code: string }).user_code;
+}
+
+/** A token exchange policy for the fixture's app, to another new API each time (policies are unique per pair). */
+async function tokenExchangePolicyId(fixture: PageFixture): Promise<string> {
+  const target = `https://api-${randomBytes(4).toString('hex')}.example/`;
+  await createResource(fixture.server.deps, testActor, { identifier: target, scopes: ['read'] });
+  const policy = await createTokenExchangePolicy(fixture.server.deps, testActor, { clientId: fixture.rp.clientId, subjectAudience: fixture.resource, targetAudience: target, scopes: ['read'] });
+  return policy.id;
+}
+
 /**
  * Every GET route our routers register, with requests that exercise it. A route missing here
  * fails "every GET route is in the table" (test/security/headers.test.ts): add it with a request
@@ -145,6 +162,8 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
     '/admin/api/v1/resources': () => api('/resources'),
     '/admin/api/v1/resources/:identifier': () => api(`/resources/${encodeURIComponent(fixture().resource)}`),
     '/admin/api/v1/initial-access-tokens': () => api('/initial-access-tokens'),
+    '/admin/api/v1/token-exchange-policies': () => api('/token-exchange-policies'),
+    '/admin/api/v1/token-exchange-policies/:id': async () => api(`/token-exchange-policies/${await tokenExchangePolicyId(fixture())}`),
     '/admin/api/v1/audit-events': () => api('/audit-events'),
     '/admin/api/v1/keys': () => api('/keys'),
     '/admin/api/v1/webhooks': () => api('/webhooks'),
@@ -169,6 +188,12 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
     '/admin/resources/new': () => admin('/admin/resources/new'),
     '/admin/resources/:identifier': () => admin(`/admin/resources/${encodeURIComponent(fixture().resource)}`),
     '/admin/resources/:identifier/delete': () => admin(`/admin/resources/${encodeURIComponent(fixture().resource)}/delete`),
+    '/admin/token-exchange': async () => {
+      await tokenExchangePolicyId(fixture());
+      return admin('/admin/token-exchange');
+    },
+    '/admin/token-exchange/new': () => admin('/admin/token-exchange/new'),
+    '/admin/token-exchange/:id/delete': async () => admin(`/admin/token-exchange/${await tokenExchangePolicyId(fixture())}/delete`),
     '/admin/tokens': () => admin('/admin/tokens'),
     '/admin/tokens/new': () => admin('/admin/tokens/new'),
     '/admin/tokens/:id/revoke': () => admin(`/admin/tokens/${fixture().registrationTokenId}/revoke`),
@@ -204,6 +229,15 @@ export function providerPages(fixture: () => PageFixture): Record<string, Probe>
     },
     'logout without a session (/session/end)': () => get('/session/end'),
     'signed-out page (/session/end/success)': () => get('/session/end/success'),
+    'device code page (/device)': () => get('/device'),
+    'device code confirmation (/device, code entered)': async () => {
+      const on = browser();
+      const userCode = await deviceUserCode(fixture());
+      const entry = await on.request(url('/device'));
+      const form = findForm(await entry.text(), '/device');
+      const response = await on.post(new URL(form.action, url('/')), { ...form.fields, user_code: userCode });
+      return { response, html: await response.text() };
+    },
     'form_post response page': () => formPostPage(fixture),
     'not found': () => get('/no-such-page'),
   };

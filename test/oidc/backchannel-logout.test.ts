@@ -353,7 +353,12 @@ async function consoleAdmin(): Promise<Browser> {
 
 test('in the console an admin sets the back-channel logout URI, sees it on the edit form, and a bad one is shown next to the field', async (t) => {
   const browser = await consoleAdmin();
-  const newForm = async () => findForm(await (await browser.request(`${server.issuer}/admin/clients/new`)).text(), '/admin/clients');
+  const newForm = async () => {
+    const form = findForm(await (await browser.request(`${server.issuer}/admin/clients/new`)).text(), '/admin/clients');
+    // findForm keeps every checkbox as if it were checked: leave the protocol requirements off, as a browser would.
+    for (const box of ['requirePushedAuthorizationRequests', 'dpopBoundAccessTokens', 'requireSignedRequestObject']) delete form.fields[box];
+    return form;
+  };
   const fields = { name: 'Console app', grantTypes: 'authorization_code', redirectUris: REDIRECT_URI };
 
   const refused = await browser.post(`${server.issuer}/admin/clients`, { ...(await newForm()).fields, ...fields, backchannelLogoutUri: 'http://rp.example/logout' });

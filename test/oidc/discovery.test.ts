@@ -19,7 +19,13 @@ test.after.always(async () => {
 // relying parties are told must show up here and be decided, not slip through.
 test('discovery advertises exactly the protocol surface Latchkey supports', (t) => {
   t.is(metadata.issuer, server.issuer);
-  t.deepEqual(metadata.grant_types_supported, ['authorization_code', 'refresh_token', 'client_credentials']);
+  t.deepEqual(metadata.grant_types_supported, [
+    'authorization_code',
+    'refresh_token',
+    'client_credentials',
+    'urn:ietf:params:oauth:grant-type:device_code',
+    'urn:ietf:params:oauth:grant-type:token-exchange',
+  ]);
   t.deepEqual(metadata.response_types_supported, ['code']);
   t.deepEqual(metadata.response_modes_supported, ['form_post', 'fragment', 'query']);
   t.deepEqual(metadata.scopes_supported, ['openid', 'profile', 'email', 'offline_access']);
@@ -37,16 +43,24 @@ test('discovery advertises exactly the protocol surface Latchkey supports', (t) 
   t.deepEqual(metadata.claims_locales_supported, ['en']);
   t.is(metadata.claims_parameter_supported, true);
   t.is(metadata.authorization_response_iss_parameter_supported, true);
+  // Request objects (JAR) by value or pushed (PAR); never fetched from a client's URL.
+  t.is(metadata.request_parameter_supported, true);
   t.is(metadata.request_uri_parameter_supported, false);
+  t.deepEqual(metadata.request_object_signing_alg_values_supported, ['ES256', 'RS256', 'PS256', 'Ed25519', 'EdDSA']);
+  t.deepEqual(metadata.dpop_signing_alg_values_supported, ['ES256', 'Ed25519', 'EdDSA']);
+  // PAR is there for every client; only clients registered with it must use it.
+  t.false(metadata.require_pushed_authorization_requests === true);
 });
 
 test('discovery lists exactly the endpoints Latchkey serves, all under the issuer', (t) => {
   const endpoints = Object.fromEntries(Object.entries(metadata).filter(([key]) => key.endsWith('_endpoint') || key === 'jwks_uri'));
   t.deepEqual(endpoints, {
     authorization_endpoint: `${server.issuer}/auth`,
+    device_authorization_endpoint: `${server.issuer}/device/auth`,
     end_session_endpoint: `${server.issuer}/session/end`,
     introspection_endpoint: `${server.issuer}/token/introspection`,
     jwks_uri: `${server.issuer}/jwks`,
+    pushed_authorization_request_endpoint: `${server.issuer}/par`,
     registration_endpoint: `${server.issuer}/reg`,
     revocation_endpoint: `${server.issuer}/token/revocation`,
     token_endpoint: `${server.issuer}/token`,
@@ -54,14 +68,8 @@ test('discovery lists exactly the endpoints Latchkey serves, all under the issue
   });
 });
 
-test('features oidc-provider v9 enables by default but Latchkey turned off are not advertised', (t) => {
-  for (const key of [
-    'pushed_authorization_request_endpoint',
-    'require_pushed_authorization_requests',
-    'dpop_signing_alg_values_supported',
-    'device_authorization_endpoint',
-    'backchannel_authentication_endpoint',
-  ]) {
+test('features Latchkey does not offer are not advertised', (t) => {
+  for (const key of ['backchannel_authentication_endpoint', 'mtls_endpoint_aliases', 'tls_client_certificate_bound_access_tokens', 'authorization_encryption_alg_values_supported']) {
     t.false(key in metadata, `${key} is advertised`);
   }
 });

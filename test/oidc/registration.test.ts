@@ -158,6 +158,7 @@ const violations: Array<[string, Json, string]> = [
   ['the admin scope', { ...MACHINE, scope: 'latchkey:admin' }, 'invalid_client_metadata'],
   ['its own access token lifetime', { ...MACHINE, access_token_ttl: 60 }, 'invalid_client_metadata'],
   ['its own refresh token lifetime', { ...WEB_APP, refresh_token_ttl: 60 }, 'invalid_client_metadata'],
+  ['its own refresh reuse grace', { ...WEB_APP, refresh_token_reuse_grace: 60 }, 'invalid_client_metadata'],
   ['client_credentials without authentication', { ...MACHINE, token_endpoint_auth_method: 'none' }, 'invalid_client_metadata'],
 ];
 

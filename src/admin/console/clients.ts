@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import {
   createClient,
   deleteClient,
+  DEVICE_CODE_GRANT,
   getClient,
   GRANT_TYPES,
   listClients,
@@ -18,7 +19,10 @@ import { checked, checkedValues, formBody, lines, optional, seconds, text, type 
 import { principal, SECRET_GRACE_CHOICES, type ConsoleKit } from './kit.js';
 
 const OPTIONAL_URIS = ['logoUri', 'clientUri', 'policyUri', 'tosUri', 'backchannelLogoutUri'] as const;
-const TTLS = ['accessTokenTtl', 'refreshTokenTtl'] as const;
+/** Seconds fields: empty is "not set" (the server default). */
+const TTLS = ['accessTokenTtl', 'refreshTokenTtl', 'refreshTokenReuseGrace'] as const;
+/** Protocol requirements (RFC 9126, 9449, 9101): an unchecked box is off. */
+const REQUIREMENTS = ['requirePushedAuthorizationRequests', 'dpopBoundAccessTokens', 'requireSignedRequestObject'] as const;
 
 /** What the client form shows: the text of every field, as stored or as the admin typed it. */
 interface ClientFormValues {
@@ -41,6 +45,10 @@ interface ClientFormValues {
   refreshTokenTtl: string;
   backchannelLogoutUri: string;
   backchannelLogoutSessionRequired: boolean;
+  requirePushedAuthorizationRequests: boolean;
+  dpopBoundAccessTokens: boolean;
+  requireSignedRequestObject: boolean;
+  refreshTokenReuseGrace: string;
 }
 
 function storedValues(client: ClientRow): ClientFormValues {
@@ -65,6 +73,10 @@ function storedValues(client: ClientRow): ClientFormValues {
     refreshTokenTtl: m.refresh_token_ttl?.toString() ?? '',
     backchannelLogoutUri: m.backchannel_logout_uri ?? '',
     backchannelLogoutSessionRequired: m.backchannel_logout_session_required ?? false,
+    requirePushedAuthorizationRequests: m.require_pushed_authorization_requests ?? false,
+    dpopBoundAccessTokens: m.dpop_bound_access_tokens ?? false,
+    requireSignedRequestObject: m.require_signed_request_object ?? false,
+    refreshTokenReuseGrace: m.refresh_token_reuse_grace?.toString() ?? '',
   };
 }
 
@@ -89,6 +101,10 @@ function submittedValues(body: FormBody): ClientFormValues {
     refreshTokenTtl: text(body, 'refreshTokenTtl'),
     backchannelLogoutUri: text(body, 'backchannelLogoutUri'),
     backchannelLogoutSessionRequired: checked(body, 'backchannelLogoutSessionRequired'),
+    requirePushedAuthorizationRequests: checked(body, 'requirePushedAuthorizationRequests'),
+    dpopBoundAccessTokens: checked(body, 'dpopBoundAccessTokens'),
+    requireSignedRequestObject: checked(body, 'requireSignedRequestObject'),
+    refreshTokenReuseGrace: text(body, 'refreshTokenReuseGrace'),
   };
 }
 
@@ -104,6 +120,7 @@ function commonInput(body: FormBody) {
     firstParty: checked(body, 'firstParty'),
     adminAccess: checked(body, 'adminAccess'),
     backchannelLogoutSessionRequired: checked(body, 'backchannelLogoutSessionRequired'),
+    ...Object.fromEntries(REQUIREMENTS.map((key) => [key, checked(body, key)])),
   };
 }
 
@@ -137,7 +154,7 @@ function updateInput(body: FormBody): UpdateClientInput {
 
 const usesSecret = (client: ClientRow) => (SECRET_AUTH_METHODS as readonly string[]).includes(client.metadata.token_endpoint_auth_method);
 
-const formChoices = { grantTypeChoices: GRANT_TYPES, authMethodChoices: SECRET_AUTH_METHODS };
+const formChoices = { grantTypeChoices: GRANT_TYPES, deviceCodeGrant: DEVICE_CODE_GRANT, authMethodChoices: SECRET_AUTH_METHODS };
 
 export function clientRoutes(router: Router, kit: ConsoleKit): void {
   const { deps, guard } = kit;

@@ -7,6 +7,7 @@ import { createKit } from './kit.js';
 import { mailRoutes } from './mail.js';
 import { resourceRoutes } from './resources.js';
 import { consoleSession } from './session.js';
+import { tokenExchangeRoutes } from './token-exchange.js';
 import { tokenRoutes } from './tokens.js';
 import { userRoutes } from './users.js';
 import { webhookRoutes } from './webhooks.js';
@@ -26,6 +27,7 @@ export function adminConsoleRouter(deps: Deps, provider: () => Provider): Router
   clientRoutes(router, kit);
   userRoutes(router, kit);
   resourceRoutes(router, kit);
+  tokenExchangeRoutes(router, kit);
   tokenRoutes(router, kit);
   webhookRoutes(router, kit);
   auditRoutes(router, kit);

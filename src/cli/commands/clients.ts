@@ -26,6 +26,10 @@ const settingOptions = {
   'jwks-uri': { type: 'string' },
   'backchannel-logout-uri': { type: 'string' },
   'backchannel-logout-session-required': { type: 'boolean' },
+  'require-par': { type: 'boolean' },
+  'dpop-bound': { type: 'boolean' },
+  'require-signed-request-object': { type: 'boolean' },
+  'refresh-reuse-grace': { type: 'string' },
   ...jsonOption,
 } as const;
 
@@ -54,6 +58,10 @@ async function settingsFrom(values: SettingValues): Promise<UpdateClientInput> {
     jwksUri: clearable(values['jwks-uri']),
     backchannelLogoutUri: clearable(values['backchannel-logout-uri']),
     backchannelLogoutSessionRequired: values['backchannel-logout-session-required'],
+    requirePushedAuthorizationRequests: values['require-par'],
+    dpopBoundAccessTokens: values['dpop-bound'],
+    requireSignedRequestObject: values['require-signed-request-object'],
+    refreshTokenReuseGrace: clearableSeconds(values['refresh-reuse-grace'], '--refresh-reuse-grace'),
   };
 }
 

@@ -5,6 +5,7 @@ import { grantRoutes } from './grants.js';
 import { initialAccessTokenRoutes } from './initial-access-tokens.js';
 import { keyRoutes } from './keys.js';
 import { resourceRoutes } from './resources.js';
+import { tokenExchangePolicyRoutes } from './token-exchange-policies.js';
 import { userRoutes } from './users.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -14,6 +15,7 @@ export const operationRoutes: Route[] = [
   ...userRoutes,
   ...grantRoutes,
   ...resourceRoutes,
+  ...tokenExchangePolicyRoutes,
   ...initialAccessTokenRoutes,
   ...keyRoutes,
   ...webhookRoutes,

@@ -65,6 +65,8 @@ export const errors: Record<keyof typeof english, string> = {
   'error.webhook.delivery_not_found': 'Diese Webhook-Zustellung gibt es nicht.',
   'error.webhook.address_refused': 'Webhooks werden nur an öffentliche Adressen zugestellt.',
   'error.webhook.unresolvable': 'Der Host der Webhook-URL löst sich in keine Adresse auf.',
+  'error.token_exchange_policy.not_found': 'Diese Token-Exchange-Richtlinie gibt es nicht.',
+  'error.token_exchange_policy.exists': 'Für diesen Client und diese APIs gibt es bereits eine Token-Exchange-Richtlinie.',
   'error.interaction.expired': 'Diese Anmeldeanfrage ist abgelaufen. Geh zurück zur Anwendung und beginne erneut.',
   'error.data_dir.locked': 'Das Datenverzeichnis wird von einem anderen Latchkey-Server verwendet.',
   'error.control.unavailable': 'Der laufende Server hat nicht geantwortet.',

@@ -64,6 +64,8 @@ export const errors = {
   'error.webhook.delivery_not_found': 'No such webhook delivery.',
   'error.webhook.address_refused': 'Webhooks are only delivered to public addresses.',
   'error.webhook.unresolvable': "The webhook URL's host does not resolve to an address.",
+  'error.token_exchange_policy.not_found': 'No such token exchange policy.',
+  'error.token_exchange_policy.exists': 'A token exchange policy for this client and these APIs already exists.',
   'error.interaction.expired': 'This sign-in request has expired. Go back to the application and start again.',
   'error.data_dir.locked': 'The data directory is in use by another Latchkey server.',
   'error.control.unavailable': 'The running server did not answer.',
