@@ -89,7 +89,7 @@ const clientFields = {
 };
 
 const refreshReuseGrace = seconds(
-  'Seconds (0 to 300) a just-rotated refresh token may be used once more by this client, for concurrent tabs and retries; default LATCHKEY_REFRESH_REUSE_GRACE',
+  'Seconds (0 to 300) a just-rotated refresh token may be used again by this client (each use gets a new pair), for concurrent tabs and retries; default LATCHKEY_REFRESH_REUSE_GRACE',
 );
 
 const backchannelLogoutUri = uri('Where Latchkey posts OpenID Connect back-channel logout tokens: https (http on a loopback host outside production)');

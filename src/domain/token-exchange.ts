@@ -12,6 +12,7 @@ import {
   listPolicies,
   type TokenExchangePolicyRow,
 } from '../store/token-exchange-policies.js';
+import { TOKEN_EXCHANGE_GRANT } from './clients.js';
 import { recordAudit, type Actor } from './audit.js';
 import { isCreatedKey, keysetPage, type Page, type PageRequest } from './pagination.js';
 import { apiScopes, resourceIdentifier } from './resources.js';
@@ -36,8 +37,15 @@ function notFound(id: string): LatchkeyError {
 }
 
 async function assertParts(trx: Knex, input: z.output<typeof createInput>): Promise<void> {
-  if (!(await findClient(trx, input.clientId))) {
+  const client = await findClient(trx, input.clientId);
+  if (!client) {
     throw new LatchkeyError('client.not_found', `no client with id ${input.clientId}`, { details: { clientId: 'is not a registered client' } });
+  }
+  // A policy the client could never use would look like a permission and do nothing.
+  if (client.metadata.token_endpoint_auth_method === 'none' || !client.metadata.grant_types.includes(TOKEN_EXCHANGE_GRANT)) {
+    throw new LatchkeyError('input.invalid', `clientId: ${input.clientId} must be a confidential client with the ${TOKEN_EXCHANGE_GRANT} grant`, {
+      details: { clientId: `must be a confidential client with the ${TOKEN_EXCHANGE_GRANT} grant` },
+    });
   }
   if (!(await findResource(trx, input.subjectAudience))) {
     throw new LatchkeyError('resource.not_found', `no resource with identifier ${input.subjectAudience}`, {

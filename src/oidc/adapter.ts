@@ -267,7 +267,7 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
    * Graceful refresh rotation: concurrent tabs and retried requests use one refresh token twice,
    * seconds apart. A refresh token its own client uses again at the token endpoint within the
    * client's grace window (refresh_token_reuse_grace, else LATCHKEY_REFRESH_REUSE_GRACE) reads as
-   * not yet used, so the provider rotates it once more; after the window the provider sees the
+   * not yet used, so the provider rotates it again; after the window the provider sees the
    * reuse and revokes the grant. The client comes from the catalog the provider authenticated it
    * from, so this costs no database read, and only tokens already used ever ask.
    */
@@ -327,8 +327,9 @@ export function createAdapterFactory(deps: Deps): (model: string) => Adapter {
       return stored ? restore(deps.sealer, stored, undefined) : undefined;
     }
 
+    // Expired too, so the page can say the code expired rather than that it is wrong.
     async findByUserCode(userCode: string) {
-      const stored = await findPayloadByUserCode(db, this.model, userCode, now());
+      const stored = await findPayloadByUserCode(db, this.model, userCode, EVEN_EXPIRED);
       return stored ? restore(deps.sealer, stored, undefined) : undefined;
     }
 

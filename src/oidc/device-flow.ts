@@ -34,8 +34,8 @@ const PROBLEMS: Record<string, MessageKey> = {
   AbortedError: 'device.error.aborted',
 };
 
-/** Mistyped or guessed: what the throttle counts. Expired or used codes were real ones. */
-const GUESSES = new Set(['NoCodeError', 'NotFoundError']);
+/** Mistyped or guessed: what the throttle counts. Expired or used codes were real ones, and an empty form guesses nothing. */
+const GUESSES = new Set(['NotFoundError']);
 
 const nameOf = (error: unknown) => (error as { name?: string } | undefined)?.name ?? '';
 
@@ -60,7 +60,9 @@ export function deviceFlow(config: Config, wrongUserCode: (ip: string) => Promis
     async userCodeInputSource(ctx, _form, _out, error) {
       if (GUESSES.has(nameOf(error))) await wrongUserCode(ctx.ip);
       const problem = error ? (PROBLEMS[nameOf(error)] ?? 'device.error.other') : null;
-      if (problem) ctx.status = 400;
+      // A cancel is an answer, not a mistake; a server error keeps its own status.
+      const status = (error as { statusCode?: number } | undefined)?.statusCode;
+      if (problem && nameOf(error) !== 'AbortedError') ctx.status = status !== undefined && status >= 500 ? status : 400;
       ctx.body = await render(config, ctx, 'device', 'device.title', { ...formTarget(ctx), problem });
     },
     async userCodeConfirmSource(ctx, _form, client, _deviceInfo, userCode) {
@@ -82,7 +84,8 @@ export function deviceFlow(config: Config, wrongUserCode: (ip: string) => Promis
  */
 export function userCodeThrottling(deps: Deps): Middleware {
   return async (ctx, next) => {
-    if (ctx.method !== 'POST' || ctx.path !== DEVICE_PAGE) return next();
+    // The provider's router ignores case and a trailing slash: so does this check.
+    if (ctx.method !== 'POST' || ctx.path.replace(/\/+$/, '').toLowerCase() !== DEVICE_PAGE) return next();
     try {
       await assertNotThrottled(deps, userCodeThrottle(deps.config, ctx.ip));
     } catch (error) {

@@ -7,6 +7,8 @@ import type { Deps } from '../deps.js';
 import type { KeyMaterial } from '../domain/keys.js';
 import { splitScopes } from '../domain/scopes.js';
 import { ACCESS_TOKEN_TYPE, exchangePolicyFor, TOKEN_EXCHANGE_GRANT } from '../domain/token-exchange.js';
+import { findLatestGrantId } from '../store/oidc-payloads.js';
+import { now } from '../util/clock.js';
 import { accountFinder } from './find-account.js';
 import { orUnavailable } from './unavailable.js';
 
@@ -159,6 +161,12 @@ export function registerTokenExchange(provider: Provider, { deps, keys }: TokenE
     if (sub === clientId) throw inactiveSubject("subject_token must be a user's access token, not a client's own");
     // The client it was issued to may have been deleted since, which ends its tokens.
     if (!(await orUnavailable(() => deps.catalog.client(clientId)))) throw inactiveSubject();
+    // A JWT is not stored, so revoking it means revoking its grant: without a live grant of the
+    // user to that client (consent withdrawn, reuse detected), it is not exchanged. An exchanged
+    // token (act) was issued without a grant and lives only as long as the token it came from.
+    if (act === undefined && !(await orUnavailable(() => findLatestGrantId(deps.db.knex, sub, clientId, now())))) {
+      throw inactiveSubject('the grant behind subject_token was revoked');
+    }
     return {
       accountId: sub,
       clientId,

@@ -69,6 +69,12 @@ test.serial('an expired device code ends the polling with expired_token', async 
   const rp = await deviceClient();
   const device = await oidc.initiateDeviceAuthorization(rp.config, { scope: 'openid' });
   advanceClock(device.expires_in + 1);
+  // The page says it expired, rather than that it is wrong.
+  const browser = new Browser();
+  const entry = await openPage(browser, '/device', server.issuer);
+  const expired = await submitPage(browser, entry, '/device', { user_code: device.user_code });
+  t.is(expired.status, 400);
+  t.true(expired.html.includes('That code has expired.'));
   const error = await t.throwsAsync(oidc.pollDeviceAuthorizationGrant(rp.config, device));
   t.is((error as { error?: string }).error, 'expired_token');
   resetClock();
@@ -99,4 +105,11 @@ test.serial('a wrong code is refused with a readable message, and guessing is th
   const throttled = await submitPage(browser, entry, '/device', { user_code: 'BCDF-GHJL' });
   t.is(throttled.status, 429);
   t.true(throttled.html.includes('Too many wrong codes'));
+  // The provider's router ignores case and a trailing slash; the throttle does too.
+  const form = findForm(entry.html, '/device');
+  for (const path of ['/DEVICE', '/device/']) {
+    const sideDoor = await browser.post(new URL(path, server.issuer), { ...form.fields, user_code: 'BCDF-GHJM' });
+    t.is(sideDoor.status, 429, path);
+    await sideDoor.body?.cancel();
+  }
 });

@@ -4,6 +4,7 @@ import test from 'ava';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { TOKEN_EXCHANGE_GRANT } from '../../src/domain/clients.js';
+import { listUserGrants, revokeGrant } from '../../src/domain/grants.js';
 import { createResource, type CreateResourceInput } from '../../src/domain/resources.js';
 import { ACCESS_TOKEN_TYPE, createTokenExchangePolicy, deleteTokenExchangePolicy } from '../../src/domain/token-exchange.js';
 import { Browser } from '../helpers/browser.js';
@@ -181,6 +182,14 @@ test('a revoked, expired or unknown subject token is invalid_grant', async (t) =
   await sleep(2100);
   await refused(t, exchange(ordersService, expiring, { audience: inventory }), 'invalid_grant');
 
+  // A JWT is not stored: revoking its grant (the user withdrew consent) is what ends it here.
+  const jwtOrders = await api();
+  await createTokenExchangePolicy(server.deps, testActor, { clientId: ordersService.clientId, subjectAudience: jwtOrders, targetAudience: inventory, scopes: ['read'] });
+  const { accessToken: jwt, user } = await userToken(jwtOrders);
+  t.truthy((await exchange(ordersService, jwt, { audience: inventory })).access_token, 'exchangeable while the grant stands');
+  for (const grant of await listUserGrants(server.deps, user.id)) await revokeGrant(server.deps, testActor, grant.grantId);
+  await refused(t, exchange(ordersService, jwt, { audience: inventory }), 'invalid_grant', /grant behind subject_token was revoked/);
+
   await refused(t, exchange(ordersService, 'not-a-token-we-issued', { audience: inventory }), 'invalid_grant');
   // A JWT that does not verify against Latchkey's keys.
   const forged = `${Buffer.from('{"alg":"ES256","typ":"at+jwt"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.c2ln`;
@@ -195,9 +204,11 @@ test("a client's own token, a public client and a client without the grant type 
   const own = await oidc.clientCredentialsGrant(machine.config, { resource: orders, scope: 'read' });
   await refused(t, exchange(machine, own.access_token, { audience: inventory }), 'invalid_grant', /user's access token/);
 
-  // A client without the grant type in its grant_types.
+  // A client without the grant type in its grant_types: no policy can be made for it, and the provider refuses it.
   const plain = await registerRp(server, { grantTypes: ['client_credentials'], redirectUris: [], postLogoutRedirectUris: [] });
-  await createTokenExchangePolicy(server.deps, testActor, { clientId: plain.clientId, subjectAudience: orders, targetAudience: inventory, scopes: ['read'] });
+  await t.throwsAsync(createTokenExchangePolicy(server.deps, testActor, { clientId: plain.clientId, subjectAudience: orders, targetAudience: inventory, scopes: ['read'] }), {
+    message: /must be a confidential client with the urn:ietf:params:oauth:grant-type:token-exchange grant/,
+  });
   const { accessToken } = await userToken(orders);
   await refused(t, exchange(plain, accessToken, { audience: inventory }), 'invalid_request', /grant type is not allowed/);
 

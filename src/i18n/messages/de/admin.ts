@@ -119,7 +119,7 @@ export const admin: Record<keyof typeof english, string> = {
   'admin.clients.require_signed_request_object.hint': 'Jede Anmeldeanfrage muss ein Request-Objekt sein, das mit einem Schlüssel des Clients signiert ist (RFC 9101). Setzt die öffentlichen Schlüssel des Clients (JWKS) voraus.',
   'admin.clients.refresh_reuse_grace': 'Kulanzzeit für wiederverwendete Refresh-Tokens (Sekunden)',
   'admin.clients.refresh_reuse_grace.hint':
-    'So lange funktioniert ein gerade ersetztes Refresh-Token für diese Anwendung noch einmal, etwa bei parallelen Tabs und wiederholten Anfragen; eine Wiederverwendung danach beendet die Anmeldung. 0 schaltet sie ab, höchstens 300. Leer: die Voreinstellung des Servers.',
+    'So lange funktioniert ein gerade ersetztes Refresh-Token für diese Anwendung weiterhin (jede Verwendung bekommt ein neues Paar), etwa bei parallelen Tabs und wiederholten Anfragen; eine Wiederverwendung danach beendet die Anmeldung. 0 schaltet sie ab, höchstens 300. Leer: die Voreinstellung des Servers.',
 
   'admin.users.title': 'Benutzer',
   'admin.users.new': 'Neuer Benutzer',

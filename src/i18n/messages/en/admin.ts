@@ -118,7 +118,7 @@ export const admin = {
   'admin.clients.require_signed_request_object.hint': 'Each sign-in request must be a request object signed with one of the client’s keys (RFC 9101). Needs the client’s public keys (JWKS).',
   'admin.clients.refresh_reuse_grace': 'Refresh token reuse grace (seconds)',
   'admin.clients.refresh_reuse_grace.hint':
-    'For how long a just-rotated refresh token still works once more for this application, for concurrent tabs and retried requests; reuse after it ends the sign-in. 0 turns it off, at most 300. Empty: the server default.',
+    'For how long a just-rotated refresh token still works again for this application (each use gets a new pair), for concurrent tabs and retried requests; reuse after it ends the sign-in. 0 turns it off, at most 300. Empty: the server default.',
 
   'admin.users.title': 'Users',
   'admin.users.new': 'New user',
