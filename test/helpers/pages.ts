@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createClient, DEVICE_CODE_GRANT } from '../../src/domain/clients.js';
+import { createClient, DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT } from '../../src/domain/clients.js';
 import { createInitialAccessToken } from '../../src/domain/initial-access-tokens.js';
 import { queueMail } from '../../src/domain/mail.js';
 import { createResource } from '../../src/domain/resources.js';
@@ -127,7 +127,8 @@ async function deviceUserCode(fixture: PageFixture): Promise<string> {
 async function tokenExchangePolicyId(fixture: PageFixture): Promise<string> {
   const target = `https://api-${randomBytes(4).toString('hex')}.example/`;
   await createResource(fixture.server.deps, testActor, { identifier: target, scopes: ['read'] });
-  const policy = await createTokenExchangePolicy(fixture.server.deps, testActor, { clientId: fixture.rp.clientId, subjectAudience: fixture.resource, targetAudience: target, scopes: ['read'] });
+  const { client } = await createClient(fixture.server.deps, testActor, { name: 'Orders service', grantTypes: [TOKEN_EXCHANGE_GRANT], redirectUris: [], postLogoutRedirectUris: [] });
+  const policy = await createTokenExchangePolicy(fixture.server.deps, testActor, { clientId: client.clientId, subjectAudience: fixture.resource, targetAudience: target, scopes: ['read'] });
   return policy.id;
 }
 

@@ -20,6 +20,19 @@ test.after.always(async () => {
   await server?.dispose();
 });
 
+/**
+ * RFC 9449 §8: a client whose nonce has gone stale (they rotate) gets use_dpop_nonce with a new
+ * one, which the DPoP handle keeps, and tries once more, as real clients do.
+ */
+async function withFreshNonce<T>(request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (error) {
+    if ((error as { error?: string }).error !== 'use_dpop_nonce') throw error;
+    return request();
+  }
+}
+
 /** A code flow whose token request carries a DPoP proof from `keys`. */
 async function signInWithDPoP(rp: RelyingParty, keys: oidc.CryptoKeyPair, params: Record<string, string> = {}) {
   const dpop = oidc.getDPoPHandle(rp.config, keys);
@@ -28,7 +41,9 @@ async function signInWithDPoP(rp: RelyingParty, keys: oidc.CryptoKeyPair, params
   let step = await go(browser, rp, request.url);
   if (isLoginPage(step)) step = await submitLogin(browser, rp, step, user);
   if (isConsentPage(step)) step = await submitConsent(browser, rp, step);
-  const tokens = await oidc.authorizationCodeGrant(rp.config, step.url, { pkceCodeVerifier: request.codeVerifier, expectedState: request.state, expectedNonce: request.nonce, idTokenExpected: true }, undefined, { DPoP: dpop });
+  const tokens = await withFreshNonce(() =>
+    oidc.authorizationCodeGrant(rp.config, step.url, { pkceCodeVerifier: request.codeVerifier, expectedState: request.state, expectedNonce: request.nonce, idTokenExpected: true }, undefined, { DPoP: dpop }),
+  );
   return { tokens, dpop };
 }
 
@@ -55,7 +70,7 @@ test('a DPoP-bound code flow: the access token is bound to the key, userinfo wan
   const introspected = await oidc.tokenIntrospection(rp.config, tokens.access_token);
   t.is((introspected.cnf as { jkt?: string } | undefined)?.jkt, await calculateJwkThumbprint(await exportJWK(keys.publicKey)));
 
-  const info = await oidc.fetchUserInfo(rp.config, tokens.access_token, tokens.claims()!.sub, { DPoP: dpop });
+  const info = await withFreshNonce(() => oidc.fetchUserInfo(rp.config, tokens.access_token, tokens.claims()!.sub, { DPoP: dpop }));
   t.is(info.sub, user.id);
   // As a plain bearer token it is refused.
   const bearer = await fetch(`${server.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
@@ -63,7 +78,7 @@ test('a DPoP-bound code flow: the access token is bound to the key, userinfo wan
   await bearer.body?.cancel();
 
   // Refreshing with the same key gives a new access token bound to it.
-  const refreshed = await oidc.refreshTokenGrant(rp.config, tokens.refresh_token!, undefined, { DPoP: dpop });
+  const refreshed = await withFreshNonce(() => oidc.refreshTokenGrant(rp.config, tokens.refresh_token!, undefined, { DPoP: dpop }));
   t.is(refreshed.token_type.toLowerCase(), 'dpop');
 });
 
