@@ -11,6 +11,7 @@ import { requestId } from './http/middleware/request-id.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
 import { languageRouter } from './http/language.js';
 import { interactionsRouter } from './interactions/routes.js';
+import { upstreamCallbackRouter } from './federation/sign-in.js';
 import { DISCOVERY_PATH, OAUTH_DISCOVERY_PATH, PROVIDER_ROUTES } from './oidc/configuration.js';
 import { publishedDocuments } from './oidc/published-documents.js';
 import type { Provider } from './oidc/provider.js';
@@ -56,6 +57,8 @@ export async function createApp(deps: Deps, provider: () => Provider): Promise<K
   app.use(languageRouter(deps.config).routes());
   const interactions = interactionsRouter(deps, provider);
   app.use(interactions.routes()).use(interactions.allowedMethods());
+  const upstreamCallback = upstreamCallbackRouter(deps, provider);
+  app.use(upstreamCallback.routes()).use(upstreamCallback.allowedMethods());
   const selfService = selfServiceRouter(deps, provider);
   app.use(selfService.routes()).use(selfService.allowedMethods());
   const adminApi = adminApiRouter(deps, provider);

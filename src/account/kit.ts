@@ -9,6 +9,7 @@ import type { AccountPrincipal } from './auth.js';
 export const SECTIONS = [
   { id: 'profile', label: 'account.profile.title', href: '/account' },
   { id: 'password', label: 'account.password.title', href: '/account/password' },
+  { id: 'security', label: 'account.security.title', href: '/account/security' },
   { id: 'apps', label: 'account.apps.title', href: '/account/apps' },
   { id: 'sessions', label: 'account.sessions.title', href: '/account/sessions' },
 ] as const satisfies ReadonlyArray<{ id: string; label: MessageKey; href: string }>;
@@ -20,8 +21,11 @@ export interface AccountKit {
   readonly deps: Deps;
   /** Before every signed-in route: form parsing, the session check, CSRF. */
   readonly guard: Middleware[];
-  /** Renders views/account/<section>.ejs inside the account page's frame, titled by the section's name. */
-  page(ctx: Context, section: Section, locals?: Record<string, unknown>): Promise<void>;
+  /**
+   * Renders views/account/<view>.ejs (by default the section's own) inside the account page's
+   * frame, titled by the section's name.
+   */
+  page(ctx: Context, section: Section, locals?: Record<string, unknown>, view?: string): Promise<void>;
   /** After an action: a message for the next page (string params are data), and a 303 so a reload does not repeat the POST. */
   done(ctx: Context, to: string, key: MessageKey, params?: Params): void;
   /** Runs a form's action; when the user can fix what was refused, shows the form again with the problem. */
@@ -55,11 +59,11 @@ export function createKit(deps: Deps, guard: Middleware[], flash: Flash): Accoun
   return {
     deps,
     guard,
-    async page(ctx, section, locals = {}) {
+    async page(ctx, section, locals = {}, view = section) {
       const title = SECTIONS.find((entry) => entry.id === section)!.label;
       ctx.type = 'html';
       ctx.body = await renderPage(ctx, 'account/frame', { title, section: 'account.section', theme: deps.config.theme }, {
-        view: section,
+        view,
         sections: SECTIONS,
         section,
         user: principal(ctx).user,

@@ -2,9 +2,11 @@ import { Router } from '@koa/router';
 import type { Deps } from '../deps.js';
 import type { Provider } from '../oidc/provider.js';
 import { appRoutes } from './apps.js';
+import { identityRoutes } from './identities.js';
 import { createKit } from './kit.js';
 import { passwordRoutes } from './password.js';
 import { profileRoutes } from './profile.js';
+import { securityRoutes } from './security.js';
 import { accountSession } from './session.js';
 import { sessionRoutes } from './sessions.js';
 
@@ -17,6 +19,8 @@ export function accountRouter(deps: Deps, provider: () => Provider): Router {
   const kit = createKit(deps, session.guard, session.flash);
   profileRoutes(router, kit);
   passwordRoutes(router, kit);
+  securityRoutes(router, kit);
+  identityRoutes(router, kit);
   appRoutes(router, kit);
   sessionRoutes(router, kit, session);
   return router;

@@ -86,6 +86,9 @@ const clientFields = {
   require_pushed_authorization_requests: flag.optional().describe('RFC 9126: authorization requests must be pushed to the PAR endpoint first'),
   dpop_bound_access_tokens: flag.optional().describe('RFC 9449: tokens are issued only with a DPoP proof and bound to its key'),
   require_signed_request_object: flag.optional().describe('RFC 9101: authorization requests must be request objects signed with a key of the client; needs jwks or jwks_uri'),
+  require_mfa: flag
+    .optional()
+    .describe('Every sign-in for this client needs a second factor: a session with one factor steps up, a user without one sets one up first'),
 };
 
 const refreshReuseGrace = seconds(
@@ -246,4 +249,47 @@ export const createTokenExchangePolicyBody = z
     target_audience: uri('The API (resource identifier) it gets tokens for'),
     scope: scope.describe('The most an exchange may be given: scopes of the target API (space-separated, or an array)'),
   })
+  .strict();
+
+// ---- upstream identity providers ----
+
+const upstreamKind = z.enum(['oidc', 'google', 'microsoft', 'github'], expected('one of oidc, google, microsoft, github'));
+const emailDomains = z
+  .union([text, strings], expected('a comma-separated string or an array of domains'))
+  .describe('Home-realm discovery: addresses at these domains sign in at this provider (a domain goes to one provider only)');
+const upstreamScopes = z
+  .union([text, strings], expected('a space-separated string or an array of strings'))
+  .describe('Scopes asked upstream; default openid email profile (GitHub: read:user user:email)');
+const upstreamFields = {
+  name: text.describe('Shown on the login page: "Continue with <name>"; presets default to Google, Microsoft, GitHub'),
+  client_id: text.describe('The client id registered upstream'),
+  client_secret: text.describe('The client secret registered upstream; stored sealed, never returned'),
+  scopes: upstreamScopes,
+  email_domains: emailDomains,
+  issuer: uri('kind oidc: the issuer URL (discovery at <issuer>/.well-known/openid-configuration); https in production'),
+  tenant: text.describe('kind microsoft: the directory (tenant) id or domain'),
+  github_url: uri('kind github: GitHub Enterprise web address (default https://github.com)'),
+  github_api_url: uri('kind github: GitHub Enterprise API address (default https://api.github.com)'),
+  enabled: flag.describe('Offered on the login page; default true'),
+};
+
+export const createUpstreamProviderBody = z
+  .object({
+    id: text.describe('Lowercase letters, digits and dashes; part of the redirect URI /upstream/<id>/callback'),
+    kind: upstreamKind.describe('oidc (any OpenID provider), or the google, microsoft or github preset'),
+    ...upstreamFields,
+    name: upstreamFields.name.optional(),
+    scopes: upstreamScopes.optional(),
+    email_domains: emailDomains.optional(),
+    issuer: upstreamFields.issuer.optional(),
+    tenant: upstreamFields.tenant.optional(),
+    github_url: upstreamFields.github_url.optional(),
+    github_api_url: upstreamFields.github_api_url.optional(),
+    enabled: upstreamFields.enabled.optional(),
+  })
+  .strict();
+
+/** Only what is sent changes; client_secret replaces the stored one. */
+export const updateUpstreamProviderBody = z
+  .object(Object.fromEntries(Object.entries(upstreamFields).map(([name, schema]) => [name, schema.optional()])) as { [K in keyof typeof upstreamFields]: z.ZodOptional<(typeof upstreamFields)[K]> })
   .strict();

@@ -1,5 +1,6 @@
 import type { Page } from '../domain/pagination.js';
 import { now } from '../util/clock.js';
+import type { FactorCounts } from '../domain/factors/summary.js';
 import type { UserGrant } from '../domain/grants.js';
 import type { KeyInfo } from '../domain/keys.js';
 import type { DeliveryWithAttempts } from '../domain/webhooks.js';
@@ -20,7 +21,11 @@ export function pageJson<T, J>(page: Page<T>, shape: (item: T) => J) {
   return { items: page.items.map(shape), next_cursor: page.nextCursor };
 }
 
-export function userJson(user: UserRow) {
+/**
+ * `factors` only where one user is shown: counting them for every user of a list would cost a
+ * query each.
+ */
+export function userJson(user: UserRow, factors?: FactorCounts) {
   return {
     id: user.id,
     email: user.email,
@@ -28,9 +33,20 @@ export function userJson(user: UserRow) {
     name: user.name,
     disabled: user.disabled,
     is_admin: user.isAdmin,
+    ...(factors ? { factors: factorsJson(factors) } : {}),
     created_at: iso(user.createdAt),
     updated_at: iso(user.updatedAt),
   };
+}
+
+/** Which second factors a user has: never a secret, a key or a code. */
+export function factorsJson(factors: FactorCounts) {
+  return { totp: factors.totp, passkeys: factors.passkeys, recovery_codes_left: factors.recoveryCodesLeft };
+}
+
+/** What an admin's reset of a user's second factors removed. */
+export function factorsResetJson(userId: string, removed: { totp: boolean; passkeys: number; recoveryCodes: number }) {
+  return { user_id: userId, removed: { totp: removed.totp, passkeys: removed.passkeys, recovery_codes: removed.recoveryCodes } };
 }
 
 export function clientJson(client: ClientRow) {
@@ -41,6 +57,7 @@ export function clientJson(client: ClientRow) {
     require_pushed_authorization_requests: false,
     dpop_bound_access_tokens: false,
     require_signed_request_object: false,
+    require_mfa: false,
     ...client.metadata,
     resources: client.resources.map((entry) => ({ identifier: entry.identifier, scope: entry.scopes.join(' ') })),
     first_party: client.firstParty,

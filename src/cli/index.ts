@@ -10,6 +10,7 @@ import { keysCommand } from './commands/keys.js';
 import { migrateCommand } from './commands/migrate.js';
 import { resourcesCommand } from './commands/resources.js';
 import { tokenExchangePoliciesCommand } from './commands/token-exchange-policies.js';
+import { upstreamProvidersCommand } from './commands/upstream-providers.js';
 import { usersCommand } from './commands/users.js';
 import { webhooksCommand } from './commands/webhooks.js';
 import { reportError, UsageError } from './output.js';
@@ -27,6 +28,7 @@ On update a list flag replaces the whole list, and "" clears a setting (--logo-u
 
   users create --email E [--name N] [--password P] [--email-verified] [--admin]
   users get|disable|enable|delete USER_ID
+  users reset-factors USER_ID|EMAIL            (removes the authenticator app, passkeys and recovery codes)
   users list [--email E]
   users update USER_ID [--email E] [--name N] [--[no-]email-verified] [--[no-]admin]
   users set-password USER_ID [--password P]    (asks, hidden, when --password is not given)
@@ -48,6 +50,7 @@ On update a list flag replaces the whole list, and "" clears a setting (--logo-u
               [--[no-]backchannel-logout-session-required] [--[no-]require-par]
               [--[no-]dpop-bound] [--[no-]require-signed-request-object]
               [--refresh-reuse-grace 10s]  (a rotated refresh token works again that long)
+              [--[no-]require-mfa]  (every sign-in for the client needs a second factor)
 
   resources create --identifier URI --scope "a b" [settings]
   resources update URI [--scope "a b"] [settings]
@@ -60,6 +63,17 @@ On update a list flag replaces the whole list, and "" clears a setting (--logo-u
                                  for the target API, with at most these scopes (RFC 8693)
   token-exchange-policies get|delete POLICY_ID
   token-exchange-policies list [--client CLIENT_ID]
+
+  upstream-providers create --id ID [--preset oidc|google|microsoft|github] --client-id C
+                            --client-secret S [settings] [--disable]
+                                 "Continue with <name>" on the login page; register the printed
+                                 redirect_uri (ISSUER/upstream/ID/callback) at the provider
+  upstream-providers update ID [settings] [--enable|--disable]
+  upstream-providers get|delete ID
+  upstream-providers list
+    settings: [--name N] [--issuer URL (oidc)] [--tenant T (microsoft)] [--scope "openid email"]
+              [--email-domains corp.example,...] (home-realm discovery) [--client-id C]
+              [--client-secret S] [--github-url URL] [--github-api-url URL] (GitHub Enterprise)
 
   grants list --user USER_ID
   grants revoke GRANT_ID
@@ -97,6 +111,7 @@ const groups: Record<string, Subcommand> = {
   clients: clientsCommand,
   resources: resourcesCommand,
   'token-exchange-policies': tokenExchangePoliciesCommand,
+  'upstream-providers': upstreamProvidersCommand,
   grants: grantsCommand,
   'initial-access-tokens': initialAccessTokensCommand,
   audit: auditCommand,

@@ -1,6 +1,7 @@
 import {
   auditEventJson,
   clientJson,
+  factorsResetJson,
   grantJson,
   initialAccessTokenJson,
   keyJson,
@@ -14,6 +15,7 @@ import {
 import type { Deps } from '../deps.js';
 import { cliActor, listAuditEvents, type AuditQuery } from '../domain/audit.js';
 import { createClient, deleteClient, getClient, listClients, rotateClientSecret, updateClient, type ClientWithSecret } from '../domain/clients.js';
+import { factorsOf, resetFactors } from '../domain/factors/summary.js';
 import { listUserGrants, revokeGrant } from '../domain/grants.js';
 import { createInitialAccessToken, listInitialAccessTokens, revokeInitialAccessToken } from '../domain/initial-access-tokens.js';
 import { listKeys, rotateKeys } from '../domain/keys.js';
@@ -26,7 +28,7 @@ import {
   listTokenExchangePolicies,
 } from '../domain/token-exchange.js';
 import { importUsers, type ImportOptions } from '../domain/user-import.js';
-import { createUser, deleteUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../domain/users.js';
+import { createUser, deleteUser, disableUser, enableUser, getUser, getUserByIdOrEmail, listUsers, setUserPassword, updateUser } from '../domain/users.js';
 import {
   createWebhook,
   deleteWebhook,
@@ -38,6 +40,14 @@ import {
   updateWebhook,
   type WebhookWithSecret,
 } from '../domain/webhooks.js';
+import {
+  createUpstreamProvider,
+  deleteUpstreamProvider,
+  getUpstreamProvider,
+  listUpstreamProviders,
+  updateUpstreamProvider,
+} from '../domain/upstream-providers.js';
+import { upstreamProviderJson } from '../admin/api/routes/upstream-providers.js';
 import { LatchkeyError } from '../errors.js';
 
 type Second<F> = F extends (deps: Deps, actor: never, input: infer I) => unknown ? I : never;
@@ -58,7 +68,10 @@ function withSigningSecret({ webhook, secret }: WebhookWithSecret) {
  */
 export const operations = {
   'users.create': async (deps: Deps, input: Second<typeof createUser>) => userJson(await createUser(deps, cliActor(), input)),
-  'users.get': async (deps: Deps, input: { id: string }) => userJson(await getUser(deps, input.id)),
+  'users.get': async (deps: Deps, input: { id: string }) => {
+    const user = await getUser(deps, input.id);
+    return userJson(user, await factorsOf(deps, user.id));
+  },
   'users.list': async (deps: Deps, input: PageRequest & { email?: string | undefined }) => pageJson(await listUsers(deps, input), userJson),
   'users.update': async (deps: Deps, input: { id: string; changes: Parameters<typeof updateUser>[3] }) =>
     userJson(await updateUser(deps, cliActor(), input.id, input.changes)),
@@ -69,6 +82,10 @@ export const operations = {
   'users.delete': async (deps: Deps, input: { id: string }) => {
     await deleteUser(deps, cliActor(), input.id);
     return { id: input.id, deleted: true };
+  },
+  'users.reset-factors': async (deps: Deps, input: { user: string }) => {
+    const user = await getUserByIdOrEmail(deps, input.user);
+    return factorsResetJson(user.id, await resetFactors(deps, cliActor(), user.id));
   },
   'users.import': async (deps: Deps, input: ImportOptions & { content: string }) =>
     importUsers(deps, cliActor(), typeof input.content === 'string' ? input.content : '', { format: input.format, offset: input.offset }),
@@ -126,6 +143,16 @@ export const operations = {
   },
   'webhooks.deliveries': async (deps: Deps, input: PageRequest & { id: string }) =>
     pageJson(await listWebhookDeliveries(deps, input.id, { limit: input.limit, cursor: input.cursor }), webhookDeliveryJson),
+  'upstream-providers.create': async (deps: Deps, input: Second<typeof createUpstreamProvider>) =>
+    upstreamProviderJson(deps, await createUpstreamProvider(deps, cliActor(), input)),
+  'upstream-providers.get': async (deps: Deps, input: { id: string }) => upstreamProviderJson(deps, await getUpstreamProvider(deps, input.id)),
+  'upstream-providers.list': async (deps: Deps) => ({ items: (await listUpstreamProviders(deps)).map((provider) => upstreamProviderJson(deps, provider)), next_cursor: null }),
+  'upstream-providers.update': async (deps: Deps, input: { id: string; changes: Parameters<typeof updateUpstreamProvider>[3] }) =>
+    upstreamProviderJson(deps, await updateUpstreamProvider(deps, cliActor(), input.id, input.changes)),
+  'upstream-providers.delete': async (deps: Deps, input: { id: string }) => {
+    await deleteUpstreamProvider(deps, cliActor(), input.id);
+    return { id: input.id, deleted: true };
+  },
   // Just queued: it has no attempts yet.
   'webhooks.redeliver': async (deps: Deps, input: { deliveryId: string }) =>
     webhookDeliveryJson({ ...(await redeliverWebhook(deps, cliActor(), input.deliveryId)), attemptLog: [] }),

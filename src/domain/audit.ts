@@ -53,13 +53,25 @@ export const AUDIT_EVENT_TYPES = [
   'webhook.disabled',
   'token_exchange_policy.created',
   'token_exchange_policy.deleted',
+  'user.factor_added',
+  'user.factor_removed',
+  'user.factors_reset',
+  'user.second_factor_failed',
+  'user.recovery_code_used',
+  'user.recovery_codes_issued',
+  'user.identity_linked',
+  'user.identity_unlinked',
+  'upstream.sign_in_failed',
+  'upstream_provider.created',
+  'upstream_provider.updated',
+  'upstream_provider.deleted',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface AuditEntry {
   type: AuditEventType;
-  subject?: { type: 'user' | 'client' | 'resource' | 'grant' | 'initial_access_token' | 'token' | 'session' | 'webhook' | 'token_exchange_policy'; id: string };
+  subject?: { type: 'user' | 'client' | 'resource' | 'grant' | 'initial_access_token' | 'token' | 'session' | 'webhook' | 'token_exchange_policy' | 'upstream_provider'; id: string };
   outcome?: 'success' | 'failure';
   /** Public facts only (field names changed, scopes, reasons): never a secret, token, code or password. */
   details?: Record<string, unknown>;

@@ -120,6 +120,7 @@ const clientSettings = (env: Environment) =>
       dpopBoundAccessTokens: z.boolean().optional(),
       requireSignedRequestObject: z.boolean().optional(),
       refreshTokenReuseGrace: seconds(0, MAX_REFRESH_REUSE_GRACE, '5 minutes').optional(),
+      requireMfa: z.boolean().optional(),
     })
     .superRefine((input, ctx) => {
       const grants = new Set<string>(input.grantTypes);
@@ -165,6 +166,8 @@ const clientSettings = (env: Environment) =>
         issue('requireSignedRequestObject', 'needs the public keys of the client (jwks or jwks_uri) to check its request objects');
       }
       if (!grants.has('refresh_token') && input.refreshTokenReuseGrace !== undefined) issue('refreshTokenReuseGrace', 'only applies to clients with the refresh_token grant');
+      // Only a sign-in has factors to ask for.
+      if (input.requireMfa && !signsIn) issue('requireMfa', 'only applies to clients that sign users in (authorization_code or device code)');
     });
 
 export type CreateClientInput = z.input<ReturnType<typeof clientSettings>>;
@@ -199,6 +202,7 @@ const clientChanges = z
     dpopBoundAccessTokens: z.boolean().optional(),
     requireSignedRequestObject: z.boolean().optional(),
     refreshTokenReuseGrace: nullable(z.number()),
+    requireMfa: z.boolean().optional(),
   })
   .strict();
 
@@ -261,6 +265,7 @@ function settingsOf(client: ClientRow): CreateClientInput {
     ...(m.dpop_bound_access_tokens ? { dpopBoundAccessTokens: true } : {}),
     ...(m.require_signed_request_object ? { requireSignedRequestObject: true } : {}),
     ...(m.refresh_token_reuse_grace !== undefined ? { refreshTokenReuseGrace: m.refresh_token_reuse_grace } : {}),
+    ...(m.require_mfa ? { requireMfa: true } : {}),
   };
 }
 
@@ -331,6 +336,7 @@ const MANAGED_OPTIONAL = [
   'dpop_bound_access_tokens',
   'require_signed_request_object',
   'refresh_token_reuse_grace',
+  'require_mfa',
 ] as const;
 
 function metadataOf(settings: ClientSettings, oidcScopes: string[], access: ClientResourceAccess[], base: ClientMetadata | undefined): ClientMetadata {
@@ -354,6 +360,7 @@ function metadataOf(settings: ClientSettings, oidcScopes: string[], access: Clie
     dpop_bound_access_tokens: settings.dpopBoundAccessTokens || undefined,
     require_signed_request_object: settings.requireSignedRequestObject || undefined,
     refresh_token_reuse_grace: settings.refreshTokenReuseGrace,
+    require_mfa: settings.requireMfa || undefined,
   };
   return {
     ...extras,

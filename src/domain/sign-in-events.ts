@@ -8,9 +8,10 @@ import { emitEvent } from './events/emit.js';
 // What signing in leaves behind: an audit row for the admins and an event for webhooks, written
 // together so one never exists without the other.
 
-export async function recordSignIn(deps: Deps, ip: string, user: UserRow, clientId: string): Promise<void> {
+/** `amr`: how the user proved who they are (RFC 8176 names, as in the ID token). */
+export async function recordSignIn(deps: Deps, ip: string, user: UserRow, clientId: string, amr: readonly string[]): Promise<void> {
   await deps.db.knex.transaction(async (trx) => {
-    await recordAudit(trx, { type: 'user', id: user.id, ip }, { type: 'user.signed_in', subject: { type: 'user', id: user.id }, details: { client_id: clientId } });
+    await recordAudit(trx, { type: 'user', id: user.id, ip }, { type: 'user.signed_in', subject: { type: 'user', id: user.id }, details: { client_id: clientId, amr } });
     await emitEvent(trx, 'user.signed_in', { user: userData(user), client_id: clientId });
   });
 }
@@ -59,5 +60,16 @@ export async function recordConsent(
       details: { client_id: consent.clientId, scope: consent.scope, resources: consent.resources },
     });
     await emitEvent(trx, 'grant.created', { grant_id: consent.grantId, user_id: consent.userId, client_id: consent.clientId, scope: consent.scope, resources: consent.resources });
+  });
+}
+
+/** A wrong second factor after the right password: the account is under attack, or its owner mistyped. */
+export async function recordSecondFactorFailure(deps: Deps, ip: string, attempt: { userId: string; method: 'totp' | 'recovery_code' | 'passkey'; clientId: string; lockedOutSeconds: number | undefined }): Promise<void> {
+  const actor: Actor = { type: 'anonymous', id: null, ip };
+  const subject = { type: 'user' as const, id: attempt.userId };
+  await deps.db.knex.transaction(async (trx) => {
+    await recordAudit(trx, actor, { type: 'user.second_factor_failed', outcome: 'failure', subject, details: { method: attempt.method, client_id: attempt.clientId } });
+    if (attempt.lockedOutSeconds === undefined) return;
+    await recordAudit(trx, actor, { type: 'user.locked_out', outcome: 'failure', subject, details: { action: 'second-factor', seconds: attempt.lockedOutSeconds } });
   });
 }

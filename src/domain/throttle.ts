@@ -31,6 +31,18 @@ export function emailThrottle(deps: Deps, action: string, email: string, ip: str
   ];
 }
 
+/**
+ * Second-factor codes (authenticator app, recovery codes) for one account: counted against the
+ * account, since the password is already known, and against the network address.
+ */
+export function secondFactorThrottle(deps: Deps, userId: string, ip: string): ThrottleKey[] {
+  const { failures, ipFailures } = deps.config.throttle;
+  return [
+    { key: `second-factor:user:${userId}`, allowed: failures },
+    { key: `second-factor:ip:${ip}`, allowed: ipFailures },
+  ];
+}
+
 /** Failed client authentication at the token, introspection and revocation endpoints. */
 export function clientThrottle(deps: Deps, clientId: string, ip: string): ThrottleKey[] {
   const { failures, ipFailures } = deps.config.throttle;
@@ -70,18 +82,54 @@ export async function assertNotThrottled(deps: Deps, keys: ThrottleKey[]): Promi
  * Returns the wait the first key (the target) now imposes, in seconds, if any.
  */
 export async function recordFailure(deps: Deps, keys: ThrottleKey[]): Promise<number | undefined> {
-  const { window, maxDelay } = deps.config.throttle;
   const at = now();
   let targetWait: number | undefined;
   for (const [index, entry] of keys.entries()) {
-    const failures = await countFailure(deps.db.knex, entry.key, at, window);
-    if (failures < entry.allowed) continue;
-    const delay = Math.min(maxDelay, FIRST_DELAY_SECONDS * 2 ** Math.min(failures - entry.allowed, 20));
-    const until = new Date(at.getTime() + delay * 1000);
-    await blockUntil(deps.db.knex, entry.key, until, new Date(until.getTime() + window * 1000));
+    const failures = await countFailure(deps.db.knex, entry.key, at, deps.config.throttle.window);
+    const delay = await delayAfter(deps, entry, failures, at);
     if (index === 0) targetWait = delay;
   }
   return targetWait;
+}
+
+/** The wait `failures` failures impose on a key, once the allowed number is used up; the key is blocked for it. */
+async function delayAfter(deps: Deps, entry: ThrottleKey, failures: number, at: Date): Promise<number | undefined> {
+  const { window, maxDelay } = deps.config.throttle;
+  if (failures < entry.allowed) return undefined;
+  const delay = Math.min(maxDelay, FIRST_DELAY_SECONDS * 2 ** Math.min(failures - entry.allowed, 20));
+  const until = new Date(at.getTime() + delay * 1000);
+  await blockUntil(deps.db.knex, entry.key, until, new Date(until.getTime() + window * 1000));
+  return delay;
+}
+
+/** An attempt counted against its target before it is checked (reserveAttempt). */
+export interface Reservation extends ThrottleStanding {
+  readonly targetFailures: number;
+}
+
+/**
+ * For guesses at a small space (six-digit codes): the attempt counts against the target before
+ * it is checked, so a burst of parallel guesses cannot all pass the check before any is counted.
+ * One past the allowed number is refused unchecked. A success takes the count back
+ * (clearFailures); a failure goes on to attemptFailed.
+ */
+export async function reserveAttempt(deps: Deps, keys: ThrottleKey[]): Promise<Reservation> {
+  await assertNotThrottled(deps, keys);
+  const [target] = keys;
+  if (!target) throw new RangeError('a throttle needs a target key');
+  const at = now();
+  const failures = await countFailure(deps.db.knex, target.key, at, deps.config.throttle.window);
+  if (failures > target.allowed) throw throttled((await delayAfter(deps, target, failures, at))!);
+  return { keys, targetHasFailures: true, targetFailures: failures };
+}
+
+/** A reserved attempt failed: the target's wait, if its count calls for one, and the network's count. */
+export async function attemptFailed(deps: Deps, reservation: Reservation): Promise<number | undefined> {
+  const [target, ...others] = reservation.keys;
+  const at = now();
+  const wait = await delayAfter(deps, target!, reservation.targetFailures, at);
+  await recordFailure(deps, others);
+  return wait;
 }
 
 /** A success forgets the failures of its own target (the address), not those of the network. */

@@ -7,6 +7,7 @@ import { deletePayloadsByAccountId } from '../store/oidc-payloads.js';
 import { now } from '../util/clock.js';
 import {
   deleteUser as deleteUserRow,
+  findUserByEmail,
   findUserById,
   insertUser,
   listUsers as selectUsers,
@@ -57,7 +58,7 @@ const updateUserInput = z
   .strict();
 
 export type CreateUserInput = z.input<typeof createUserInput>;
-export type CreatedVia = 'admin' | 'signup' | 'import';
+export type CreatedVia = 'admin' | 'signup' | 'import' | 'upstream';
 export type UpdateUserInput = z.input<typeof updateUserInput>;
 
 // Besides sessions and refresh tokens, what lets a user act without signing in again: what disabling ends.
@@ -98,6 +99,13 @@ export async function createUser(deps: Deps, actor: Actor, input: CreateUserInpu
 export async function getUser(deps: Deps, id: string): Promise<UserRow> {
   const user = await findUserById(deps.db.knex, id);
   if (!user) throw userNotFound(id);
+  return user;
+}
+
+/** A user named by id or, for people at a terminal, by email address (an id never contains `@`). */
+export async function getUserByIdOrEmail(deps: Deps, reference: string): Promise<UserRow> {
+  const user = reference.includes('@') ? await findUserByEmail(deps.db.knex, reference) : await findUserById(deps.db.knex, reference);
+  if (!user) throw new LatchkeyError('user.not_found', `no user ${reference}`);
   return user;
 }
 

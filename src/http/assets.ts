@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { viewsDir } from './render.js';
 import { themeStylesheet } from './theme.js';
 
-const types: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
+const types: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.js': 'text/javascript; charset=utf-8' };
 
 /** The stylesheets and images the layout uses; read or made once, served from memory. */
 export async function assetsRouter(theme: Config['theme']): Promise<Router> {

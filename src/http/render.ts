@@ -34,7 +34,8 @@ export function pageTranslator(ctx: Context, uiLocales?: unknown): Translate {
  */
 export async function renderPage(ctx: Context, view: string, page: Page, locals: Record<string, unknown>): Promise<string> {
   const t = pageTranslator(ctx, page.uiLocales);
-  const shared = { t, literal, theme: page.theme };
+  // Scripts (passkeys) load only with this request's nonce (http/middleware/security-headers.ts).
+  const shared = { t, literal, theme: page.theme, cspNonce: ctx.state.cspNonce as string | undefined };
   // Templates ship with the release: compile each once per process.
   const body = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), { ...shared, ...locals }, { cache: true });
   const name = t(page.title, page.titleParams);

@@ -1,39 +1,42 @@
 import { bodyParser } from '@koa/bodyparser';
 import { Router } from '@koa/router';
 import type { Context } from 'koa';
-import { errors, type InteractionResults } from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import type { Deps } from '../deps.js';
 import { authenticate, findActiveAccount } from '../domain/accounts.js';
 import { adminResourceIdentifier } from '../domain/admin-access.js';
-import { recordConsent, recordFailedSignIn, recordSignIn } from '../domain/sign-in-events.js';
+import { requiresMultiFactor } from '../domain/authentication-context.js';
+import { recordConsent, recordFailedSignIn } from '../domain/sign-in-events.js';
 import { assertNotThrottled, clearFailures, emailThrottle, recordFailure } from '../domain/throttle.js';
 import { LatchkeyError } from '../errors.js';
 import { loginOutcome } from '../metrics.js';
 import { problemText } from '../http/forms.js';
 import { pageCsrf } from '../http/middleware/page-csrf.js';
-import { pageTranslator, renderPage } from '../http/render.js';
+import { pageTranslator } from '../http/render.js';
 import { sha256 } from '../util/digest.js';
 import { cookieSecrets, type Provider } from '../oidc/provider.js';
+import { createSignInFlow, type Details, type FirstFactor } from './flow.js';
 import { describePermissions } from './permissions.js';
 import { loginForm } from './forms.js';
+import { passkeyRoutes } from './passkeys.js';
+import { secondFactorRoutes } from './second-factor.js';
+import { startUpstream, upstreamInteractionRoutes } from '../federation/sign-in.js';
+import { enabledUpstreamProviders, homeRealmOf } from '../domain/upstream-providers.js';
+import { signInStateOf } from './sign-in-state.js';
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
-
-interface ClientPresentation {
-  name: string;
-  logoUri: string | undefined;
-  policyUri: string | undefined;
-  tosUri: string | undefined;
-}
+/** Login-prompt reasons a second factor answers, for a session that has proven the first. */
+const STEP_UP_REASONS: ReadonlySet<string> = new Set(['mfa_required', 'essential_acr', 'essential_acrs']);
 
 /**
- * The pages oidc-provider sends the browser to: login and consent. Each handler reads the
- * interaction, calls one domain function and hands the result back with interactionFinished.
+ * The pages oidc-provider sends the browser to: sign-in (with its second factor) and consent.
+ * Each handler reads the interaction, calls domain functions and hands the result on through
+ * the sign-in flow (flow.ts), which alone finishes a sign-in.
  */
 export function interactionsRouter(deps: Deps, provider: () => Provider): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
   const csrf = pageCsrf({ keys: () => cookieSecrets(provider()), secure: deps.config.http.issuer.startsWith('https:') });
+  const flow = createSignInFlow(deps);
 
   // One provider for the whole request: a key change may swap in a new one meanwhile.
   router.use(async (ctx, next) => {
@@ -48,59 +51,43 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
   });
   router.use(form, csrf);
 
-  const providerOf = (ctx: Context) => ctx.state.provider as Provider;
-
-  async function details(ctx: Context): Promise<Details> {
-    const found = await providerOf(ctx).interactionDetails(ctx.req, ctx.res);
-    // The interaction cookie is bound to its uid; a uid in the URL that is not that one is stale.
-    if (found.uid !== ctx.params.uid) throw new LatchkeyError('interaction.expired');
-    return found;
-  }
-
-  /** How the login and consent pages present the application: its registered name, logo and policies. */
-  async function clientOf(ctx: Context, interaction: Details): Promise<ClientPresentation> {
-    const clientId = interaction.params.client_id;
-    const client = typeof clientId === 'string' ? await providerOf(ctx).Client.find(clientId) : undefined;
-    return {
-      name: client?.clientName ?? (typeof clientId === 'string' ? clientId : pageTranslator(ctx, interaction.params.ui_locales)('common.the_application')),
-      logoUri: client?.logoUri,
-      policyUri: client?.policyUri,
-      tosUri: client?.tosUri,
-    };
-  }
-
-  const page = (title: 'login.title' | 'consent.title', interaction: Details) => ({
-    title,
-    theme: deps.config.theme,
-    uiLocales: interaction.params.ui_locales,
-    returnTo: `/interaction/${interaction.uid}`,
-  });
-
   async function showLogin(ctx: Context, interaction: Details, state: { email: string; error: LatchkeyError | null; unverified?: boolean }) {
-    ctx.type = 'html';
-    ctx.body = await renderPage(ctx, 'interactions/login', page('login.title', interaction), {
-      uid: interaction.uid,
-      client: await clientOf(ctx, interaction),
+    const { link } = signInStateOf(interaction);
+    await flow.render(ctx, interaction, 'login', 'login.title', {
       email: state.email,
       error: state.error && problemText(state.error),
       unverified: state.unverified ?? false,
       signupEnabled: deps.config.accounts.signup,
-      csrfToken: ctx.state.csrfToken as string,
+      // An upstream identity waits to be linked: the page says so, and whose account to prove.
+      link: link ? { provider: link.providerName, email: link.email } : null,
+      upstreams: (await enabledUpstreamProviders(deps)).map((upstream) => ({ id: upstream.id, name: upstream.displayName })),
     });
   }
 
-  async function finish(ctx: Context, result: InteractionResults, merge: boolean) {
-    const redirectTo = await providerOf(ctx).interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
-    // 303: the browser follows a POST with a GET.
-    ctx.status = 303;
-    ctx.redirect(redirectTo);
+  /**
+   * Step-up: the session is signed in and only a second factor is missing (the request or the
+   * client needs one). The first factor the session proved stands; the password is not asked again.
+   */
+  async function stepUpAccount(interaction: Details): Promise<FirstFactor | undefined> {
+    const { reasons } = interaction.prompt;
+    const session = interaction.session;
+    if (!session?.accountId || !reasons.includes('mfa_required') || !reasons.every((reason) => STEP_UP_REASONS.has(reason))) return undefined;
+    // The provider's own essential-acr checks fire too when the claims parameter names the level:
+    // a second factor meets them only when every level named is a multi-factor one.
+    if (reasons.length > 1 && !requiresMultiFactor(interaction.params, undefined)) return undefined;
+    const user = await findActiveAccount(deps, session.accountId);
+    if (!user) return undefined;
+    const amr = Array.isArray(session.amr) && session.amr.length > 0 ? (session.amr as string[]) : ['pwd'];
+    return { user, amr, multiFactor: false };
   }
 
   router.get('/', async (ctx) => {
-    const interaction = await details(ctx);
+    const interaction = await flow.details(ctx);
     if (interaction.prompt.name === 'login') {
+      const stepUp = await stepUpAccount(interaction);
+      if (stepUp) return flow.firstFactorDone(ctx, interaction, stepUp);
       const hint = interaction.params.login_hint;
-      return showLogin(ctx, interaction, { email: typeof hint === 'string' ? hint : '', error: null });
+      return showLogin(ctx, interaction, { email: typeof hint === 'string' ? hint : (signInStateOf(interaction).link?.email ?? ''), error: null });
     }
     if (interaction.prompt.name === 'consent') {
       const accountId = interaction.session?.accountId;
@@ -108,15 +95,11 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       const client = await deps.catalog.client(String(interaction.params.client_id));
       // First-party applications are Latchkey's own or the operator's: no consent screen.
       if (account && client?.firstParty) return grantAndFinish(ctx, interaction, account.id);
-      ctx.type = 'html';
-      ctx.body = await renderPage(ctx, 'interactions/consent', page('consent.title', interaction), {
-        uid: interaction.uid,
-        client: await clientOf(ctx, interaction),
+      await flow.render(ctx, interaction, 'consent', 'consent.title', {
         accountEmail: account?.email ?? '',
         permissions: describePermissions(interaction.prompt.details, pageTranslator(ctx, interaction.params.ui_locales)),
         // The user allowed this application something before: the page lists only what is new.
         grantedBefore: interaction.grantId !== undefined,
-        csrfToken: ctx.state.csrfToken as string,
       });
       return;
     }
@@ -124,17 +107,19 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
   });
 
   router.post('/login', async (ctx) => {
-    const interaction = await details(ctx);
+    const interaction = await flow.details(ctx);
     if (interaction.prompt.name !== 'login') throw new LatchkeyError('interaction.expired');
     const submitted = loginForm(ctx.request.body);
+    // Home-realm discovery: an address at a mapped domain signs in upstream, unless this sign-in proves an account to link.
+    const realm = signInStateOf(interaction).link ? undefined : await homeRealmOf(deps, submitted.email);
+    if (realm) return startUpstream(ctx, flow, interaction, realm, submitted.email);
     const throttle = emailThrottle(deps, 'login', submitted.email, ctx.ip);
     try {
       const standing = await assertNotThrottled(deps, throttle);
       const user = await authenticate(deps, submitted);
       deps.metrics.logins.inc({ outcome: 'success' });
       await clearFailures(deps, standing);
-      await recordSignIn(deps, ctx.ip, user, String(interaction.params.client_id));
-      await finish(ctx, { login: { accountId: user.id, amr: ['pwd'], remember: true } }, false);
+      await flow.firstFactorDone(ctx, interaction, { user, amr: ['pwd'], multiFactor: false });
     } catch (error) {
       if (!(error instanceof LatchkeyError)) throw error;
       if (error.code === 'auth.invalid_credentials') await countFailedSignIn(ctx, interaction, submitted.email, throttle);
@@ -165,10 +150,10 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
     const clientId = String(interaction.params.client_id);
     const adminApi = adminResourceIdentifier(deps.config);
     if (missing.missingResourceScopes?.[adminApi] && !(await findActiveAccount(deps, accountId))?.isAdmin) {
-      await finish(ctx, { error: 'access_denied', error_description: 'Only administrators may use the admin API.' }, false);
+      await flow.finish(ctx, { error: 'access_denied', error_description: 'Only administrators may use the admin API.' }, false);
       return;
     }
-    const { Grant } = providerOf(ctx);
+    const { Grant } = flow.provider(ctx);
     const grant = (interaction.grantId ? await Grant.find(interaction.grantId) : undefined) ?? new Grant({ accountId, clientId });
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
@@ -183,20 +168,23 @@ export function interactionsRouter(deps: Deps, provider: () => Provider): Router
       scope: missing.missingOIDCScope?.join(' ') ?? '',
       resources: Object.fromEntries(Object.entries(missing.missingResourceScopes ?? {}).map(([indicator, scopes]) => [indicator, scopes.join(' ')])),
     });
-    await finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
+    await flow.finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
   }
 
   router.post('/confirm', async (ctx) => {
-    const interaction = await details(ctx);
+    const interaction = await flow.details(ctx);
     const accountId = interaction.session?.accountId;
     if (interaction.prompt.name !== 'consent' || !accountId) throw new LatchkeyError('interaction.expired');
     await grantAndFinish(ctx, interaction, accountId);
   });
 
   router.post('/abort', async (ctx) => {
-    await details(ctx);
-    await finish(ctx, { error: 'access_denied', error_description: 'The user denied the request.' }, false);
+    await flow.details(ctx);
+    await flow.finish(ctx, { error: 'access_denied', error_description: 'The user denied the request.' }, false);
   });
 
+  secondFactorRoutes(router, flow);
+  upstreamInteractionRoutes(router, flow);
+  passkeyRoutes(router, flow, (ctx, interaction, error) => showLogin(ctx, interaction, { email: '', error }));
   return router;
 }

@@ -4,6 +4,8 @@ import { deleteExpiredEmailTokens } from '../store/email-tokens.js';
 import { deleteOldMail } from '../store/mail-outbox.js';
 import { deleteExpiredPayloads } from '../store/oidc-payloads.js';
 import { deleteExpiredThrottles } from '../store/throttles.js';
+import { deleteExpiredUpstreamSignIns } from '../store/upstream-sign-ins.js';
+import { deleteExpiredChallenges } from '../store/webauthn-challenges.js';
 import { deleteOldEvents } from '../store/webhooks.js';
 import { now } from '../util/clock.js';
 import { every, type Job } from './every.js';
@@ -21,6 +23,8 @@ const deleters: Record<string, Deleter> = {
   'expired provider artifacts': (deps, at, batch) => deleteExpiredPayloads(deps.db.knex, at, batch),
   'expired throttles': (deps, at, batch) => deleteExpiredThrottles(deps.db.knex, at, batch),
   'expired email links': (deps, at, batch) => deleteExpiredEmailTokens(deps.db.knex, at, batch),
+  'expired passkey challenges': (deps, at, batch) => deleteExpiredChallenges(deps.db.knex, at, batch),
+  'abandoned upstream sign-ins': (deps, at, batch) => deleteExpiredUpstreamSignIns(deps.db.knex, at, batch),
   'old outbox mail': (deps, at, batch) => deleteOldMail(deps.db.knex, secondsBefore(at, deps.config.retention.sentMail), batch),
   'old audit events': (deps, at, batch) => deleteAuditEventsBefore(deps.db.knex, secondsBefore(at, deps.config.retention.auditEvents), batch),
   'old webhook events': (deps, at, batch) => deleteOldEvents(deps.db.knex, secondsBefore(at, deps.config.retention.webhookEvents), batch),

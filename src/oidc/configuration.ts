@@ -1,7 +1,8 @@
 import type { Client, Configuration, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import { errors, interactionPolicy } from 'oidc-provider';
 import type { Deps } from '../deps.js';
 import { ADMIN_SCOPE, adminResourceIdentifier } from '../domain/admin-access.js';
+import { ACR_VALUES, isMultiFactorAcr, requiresMultiFactor } from '../domain/authentication-context.js';
 import { newClientId } from '../domain/clients.js';
 import { registrationProblem } from '../domain/dynamic-clients.js';
 import type { KeyMaterial } from '../domain/keys.js';
@@ -20,7 +21,9 @@ import { orUnavailable } from './unavailable.js';
 
 /** Standard claims Latchkey holds, by the scope that releases them (OIDC Core §5.4). */
 export const CLAIMS = {
-  openid: ['sub'],
+  // How the user signed in (acr, amr: set from the login, not from the account) goes in every ID
+  // token: oidc-provider otherwise releases them only when the claims parameter asks.
+  openid: ['sub', 'acr', 'amr'],
   profile: ['name', 'updated_at'],
   email: ['email', 'email_verified'],
 };
@@ -106,6 +109,27 @@ function selfRegistrationPolicy(ctx: KoaContextWithOIDC, properties: Record<stri
   const current = ctx.oidc.route === 'client_update' ? ctx.oidc.client : undefined;
   const problem = registrationProblem(properties, current ? { tokenEndpointAuthMethod: current.tokenEndpointAuthMethod } : undefined);
   if (problem) throw new errors.InvalidClientMetadata(problem.description);
+}
+
+/**
+ * oidc-provider's prompts, with one more reason to sign in: the request (or the client's
+ * registration) needs a multi-factor sign-in and the session has only one factor. acr_values
+ * alone is voluntary to the provider; this makes Latchkey honour it (step-up). Once the
+ * interaction has returned a login, the sign-in pages have enforced it.
+ */
+function signInPolicy() {
+  const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(
+    // login_required, as for the provider's own login checks: with prompt=none the client learns it must send the user to sign in.
+    new interactionPolicy.Check('mfa_required', 'multi-factor authentication is required', 'login_required', (ctx) => {
+      const { oidc } = ctx;
+      if (!oidc.session?.accountId || oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const metadata = oidc.client ? (oidc.client.metadata() as Record<string, unknown>) : undefined;
+      if (!requiresMultiFactor(oidc.params as Record<string, unknown>, metadata)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return isMultiFactorAcr(oidc.session?.acr) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  return policy;
 }
 
 /** Where clients register (RFC 7591) and, under it, manage their registration (RFC 7592). */
@@ -196,7 +220,7 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, sto
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     extraClientMetadata: {
-      properties: ['cors_origins', 'access_token_ttl', 'refresh_token_ttl', 'refresh_token_reuse_grace'],
+      properties: ['cors_origins', 'access_token_ttl', 'refresh_token_ttl', 'refresh_token_reuse_grace', 'require_mfa'],
       validator(_ctx, key, value) {
         if (key === 'cors_origins' && value !== undefined && !(Array.isArray(value) && value.every((entry) => typeof entry === 'string' && isOrigin(entry)))) {
           throw new errors.InvalidClientMetadata('cors_origins must be an array of origins');
@@ -207,6 +231,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, sto
         // Read by the adapter (graceful refresh rotation); 0 turns it off for the client.
         if (key === 'refresh_token_reuse_grace' && value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 300)) {
           throw new errors.InvalidClientMetadata(`${key} must be a whole number of seconds from 0 to 300`);
+        }
+        if (key === 'require_mfa' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata(`${key} must be true or false`);
         }
       },
     },
@@ -273,7 +300,9 @@ export function providerConfiguration(deps: ProviderDeps, keys: KeyMaterial, sto
       // Names and addresses are released as the user typed them, in no particular language.
       claims_locales_supported: ['en'],
     },
+    acrValues: [...ACR_VALUES],
     interactions: {
+      policy: signInPolicy(),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     renderError: renderErrorPage(deps.config),

@@ -34,6 +34,8 @@ export interface ClientMetadata {
   require_signed_request_object?: boolean;
   /** Seconds a just-rotated refresh token may be used again by this client; absent means the server default. */
   refresh_token_reuse_grace?: number;
+  /** Every sign-in for this client needs a second factor (step-up, or enrolment first); absent means off. */
+  require_mfa?: boolean;
   [extra: string]: unknown;
 }
 

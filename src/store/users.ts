@@ -11,7 +11,7 @@ export interface UserRow {
   passwordHash: string | null;
   disabled: boolean;
   isAdmin: boolean;
-  createdVia: 'admin' | 'signup' | 'import';
+  createdVia: 'admin' | 'signup' | 'import' | 'upstream';
   createdAt: Date;
   updatedAt: Date;
 }
@@ -24,7 +24,7 @@ interface UserColumns {
   password_hash: string | null;
   disabled: boolean;
   is_admin: boolean;
-  created_via: 'admin' | 'signup' | 'import';
+  created_via: 'admin' | 'signup' | 'import' | 'upstream';
   created_at: Date | string;
   updated_at: Date | string;
   page_created_at?: string;

@@ -4,10 +4,12 @@ import { createInitialAccessToken } from '../../src/domain/initial-access-tokens
 import { queueMail } from '../../src/domain/mail.js';
 import { createResource } from '../../src/domain/resources.js';
 import { createTokenExchangePolicy } from '../../src/domain/token-exchange.js';
+import { createUpstreamProvider } from '../../src/domain/upstream-providers.js';
 import { updateUser } from '../../src/domain/users.js';
 import { createWebhook } from '../../src/domain/webhooks.js';
 import { testActor } from './actor.js';
 import { adminClientToken } from './admin.js';
+import { enrolTotp } from './factors.js';
 import { Browser, findForm } from './browser.js';
 import { authorizationRequest, createTestUser, go, isConsentPage, POST_LOGOUT_URI, registerRp, signIn, submitConsent, submitLogin, type RelyingParty, type TestUser } from './rp.js';
 import type { TestServer } from './server.js';
@@ -133,6 +135,35 @@ async function tokenExchangePolicyId(fixture: PageFixture): Promise<string> {
 }
 
 /**
+ * A browser in a sign-in waiting for its second factor: a user with an authenticator app has
+ * given the password. `required`: a user without a factor, for a client that requires one
+ * (the sign-in waits for enrolment instead).
+ */
+async function secondFactorStep(fixture: PageFixture, required: boolean) {
+  const { server } = fixture;
+  const user = required ? await createTestUser(server) : await userWithTotp(fixture);
+  const rp = required ? await registerRp(server, { requireMfa: true }) : fixture.rp;
+  const browser = new Browser(fetch, fixture.languages);
+  const step = await submitLogin(browser, rp, await go(browser, rp, (await authorizationRequest(rp)).url), user);
+  const expected = required ? /\/mfa\/enrol$/ : /\/mfa$/;
+  if (!expected.test(step.url.pathname)) throw new Error(`the sign-in stopped at ${step.url.href}, not at its second factor`);
+  return { browser, step };
+}
+
+/** A new user with an authenticator app set up. */
+async function userWithTotp(fixture: PageFixture): Promise<TestUser> {
+  const user = await createTestUser(fixture.server);
+  await enrolTotp(fixture.server, user);
+  return user;
+}
+
+/** An upstream provider (the Google preset; nothing is asked of Google), a new one each time. */
+async function upstreamProviderId(fixture: PageFixture): Promise<string> {
+  const provider = await createUpstreamProvider(fixture.server.deps, testActor, { id: `google-${randomBytes(4).toString('hex')}`, kind: 'google', clientId: 'pages', clientSecret: 'pages-secret' });
+  return provider.id;
+}
+
+/**
  * Every GET route our routers register, with requests that exercise it. A route missing here
  * fails "every GET route is in the table" (test/security/headers.test.ts): add it with a request
  * that reaches its page.
@@ -151,6 +182,22 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
       if (!isConsentPage(consent)) throw new Error('no consent page');
       return [page, consent, await get('/interaction/no-such-interaction')];
     },
+    '/interaction/:uid/mfa': async () => (await secondFactorStep(fixture(), false)).step,
+    '/interaction/:uid/mfa/recovery': async () => {
+      const { browser, step } = await secondFactorStep(fixture(), false);
+      return browser.request(new URL(`${step.url.pathname}/recovery`, step.url));
+    },
+    '/interaction/:uid/mfa/enrol': async () => (await secondFactorStep(fixture(), true)).step,
+    '/interaction/:uid/mfa/enrol/totp': async () => {
+      const { browser, step } = await secondFactorStep(fixture(), true);
+      return browser.request(new URL(`${step.url.pathname}/totp`, step.url));
+    },
+    // Without a trip upstream under way: the interaction's error page. A forged state: the upstream error page.
+    '/interaction/:uid/upstream': async () => {
+      const { browser, page } = await loginPage();
+      return browser.request(`${page.url.href}/upstream`);
+    },
+    '/upstream/:provider/callback': () => get('/upstream/google/callback?code=x&state=forged'),
     '/signup': () => get('/signup'),
     '/verify-email': () => get('/verify-email?token=not-a-token'),
     '/password/forgot': () => get('/password/forgot'),
@@ -165,6 +212,8 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
     '/admin/api/v1/initial-access-tokens': () => api('/initial-access-tokens'),
     '/admin/api/v1/token-exchange-policies': () => api('/token-exchange-policies'),
     '/admin/api/v1/token-exchange-policies/:id': async () => api(`/token-exchange-policies/${await tokenExchangePolicyId(fixture())}`),
+    '/admin/api/v1/upstream-providers': () => api('/upstream-providers'),
+    '/admin/api/v1/upstream-providers/:id': async () => api(`/upstream-providers/${await upstreamProviderId(fixture())}`),
     '/admin/api/v1/audit-events': () => api('/audit-events'),
     '/admin/api/v1/keys': () => api('/keys'),
     '/admin/api/v1/webhooks': () => api('/webhooks'),
@@ -185,6 +234,10 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
     '/admin/users/:id': () => admin(`/admin/users/${fixture().user.id}`),
     '/admin/users/:id/password': () => admin(`/admin/users/${fixture().user.id}/password`),
     '/admin/users/:id/disable': () => admin(`/admin/users/${fixture().user.id}/disable`),
+    '/admin/users/:id/factors/reset': async () => {
+      const user = await userWithTotp(fixture());
+      return [await admin(`/admin/users/${user.id}`), await admin(`/admin/users/${user.id}/factors/reset`)];
+    },
     '/admin/resources': () => admin('/admin/resources'),
     '/admin/resources/new': () => admin('/admin/resources/new'),
     '/admin/resources/:identifier': () => admin(`/admin/resources/${encodeURIComponent(fixture().resource)}`),
@@ -195,6 +248,13 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
     },
     '/admin/token-exchange/new': () => admin('/admin/token-exchange/new'),
     '/admin/token-exchange/:id/delete': async () => admin(`/admin/token-exchange/${await tokenExchangePolicyId(fixture())}/delete`),
+    '/admin/upstream-providers': async () => {
+      await upstreamProviderId(fixture());
+      return admin('/admin/upstream-providers');
+    },
+    '/admin/upstream-providers/new': () => admin('/admin/upstream-providers/new'),
+    '/admin/upstream-providers/:id': async () => [await admin(`/admin/upstream-providers/${await upstreamProviderId(fixture())}`), await admin('/admin/upstream-providers/no-such-provider')],
+    '/admin/upstream-providers/:id/delete': async () => admin(`/admin/upstream-providers/${await upstreamProviderId(fixture())}/delete`),
     '/admin/tokens': () => admin('/admin/tokens'),
     '/admin/tokens/new': () => admin('/admin/tokens/new'),
     '/admin/tokens/:id/revoke': () => admin(`/admin/tokens/${fixture().registrationTokenId}/revoke`),
@@ -213,6 +273,8 @@ export function pageRoutes(fixture: () => PageFixture): Record<string, Probe> {
     '/account/password': () => account('/account/password'),
     '/account/apps': () => account('/account/apps'),
     '/account/sessions': () => account('/account/sessions'),
+    '/account/security': () => account('/account/security'),
+    '/account/security/totp': () => account('/account/security/totp'),
   };
 }
 

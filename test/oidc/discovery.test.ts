@@ -29,7 +29,14 @@ test('discovery advertises exactly the protocol surface Latchkey supports', (t) 
   t.deepEqual(metadata.response_types_supported, ['code']);
   t.deepEqual(metadata.response_modes_supported, ['form_post', 'fragment', 'query']);
   t.deepEqual(metadata.scopes_supported, ['openid', 'profile', 'email', 'offline_access']);
-  t.deepEqual(metadata.claims_supported, ['sub', 'name', 'updated_at', 'email', 'email_verified', 'sid', 'auth_time', 'iss']);
+  // Every ID token says how the user signed in: acr (the level) and amr (the methods).
+  t.deepEqual(metadata.claims_supported, ['sub', 'acr', 'amr', 'name', 'updated_at', 'email', 'email_verified', 'sid', 'auth_time', 'iss']);
+  // One factor, two factors, and OpenID PAPE's name for two, which clients written for other servers send.
+  t.deepEqual(metadata.acr_values_supported, [
+    'urn:latchkey:acr:single-factor',
+    'urn:latchkey:acr:mfa',
+    'http://schemas.openid.net/pape/policies/2007/06/multi-factor',
+  ]);
   t.deepEqual(metadata.token_endpoint_auth_methods_supported, ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']);
   // Secrets are stored hashed, so nothing that needs the plaintext secret (client_secret_jwt, HS*) is offered.
   for (const key of Object.keys(metadata).filter((name) => name.endsWith('_alg_values_supported'))) {

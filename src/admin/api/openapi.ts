@@ -88,7 +88,7 @@ export function openApiDocument(routes: Route[], config: Pick<Config, 'http'>) {
     info: {
       title: 'Latchkey admin API',
       version: '1',
-      description: `Manage clients, users, APIs, grants, initial access tokens, signing keys and webhooks, and read the audit log. Bodies are JSON in snake_case; lists return { items, next_cursor } and take limit and cursor.`,
+      description: `Manage clients, users, APIs, grants, initial access tokens, signing keys, webhooks and upstream identity providers, and read the audit log. Bodies are JSON in snake_case; lists return { items, next_cursor } and take limit and cursor.`,
     },
     servers: [{ url: `${config.http.issuer}${API_PREFIX}` }],
     tags: [...new Set(routes.map((route) => route.tag))].map((name) => ({ name })),

@@ -49,6 +49,7 @@ interface ClientFormValues {
   dpopBoundAccessTokens: boolean;
   requireSignedRequestObject: boolean;
   refreshTokenReuseGrace: string;
+  requireMfa: boolean;
 }
 
 function storedValues(client: ClientRow): ClientFormValues {
@@ -77,6 +78,7 @@ function storedValues(client: ClientRow): ClientFormValues {
     dpopBoundAccessTokens: m.dpop_bound_access_tokens ?? false,
     requireSignedRequestObject: m.require_signed_request_object ?? false,
     refreshTokenReuseGrace: m.refresh_token_reuse_grace?.toString() ?? '',
+    requireMfa: m.require_mfa ?? false,
   };
 }
 
@@ -105,6 +107,7 @@ function submittedValues(body: FormBody): ClientFormValues {
     dpopBoundAccessTokens: checked(body, 'dpopBoundAccessTokens'),
     requireSignedRequestObject: checked(body, 'requireSignedRequestObject'),
     refreshTokenReuseGrace: text(body, 'refreshTokenReuseGrace'),
+    requireMfa: checked(body, 'requireMfa'),
   };
 }
 
@@ -120,6 +123,7 @@ function commonInput(body: FormBody) {
     firstParty: checked(body, 'firstParty'),
     adminAccess: checked(body, 'adminAccess'),
     backchannelLogoutSessionRequired: checked(body, 'backchannelLogoutSessionRequired'),
+    requireMfa: checked(body, 'requireMfa'),
     ...Object.fromEntries(REQUIREMENTS.map((key) => [key, checked(body, key)])),
   };
 }

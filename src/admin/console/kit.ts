@@ -19,6 +19,7 @@ export const SECTIONS = [
   { id: 'users', label: 'admin.users.title', href: '/admin/users' },
   { id: 'resources', label: 'admin.resources.title', href: '/admin/resources' },
   { id: 'token-exchange', label: 'admin.token_exchange.title', href: '/admin/token-exchange' },
+  { id: 'upstream-providers', label: 'admin.upstream.title', href: '/admin/upstream-providers' },
   { id: 'tokens', label: 'admin.tokens.title', href: '/admin/tokens' },
   { id: 'webhooks', label: 'admin.webhooks.title', href: '/admin/webhooks' },
   { id: 'audit', label: 'admin.audit.title', href: '/admin/audit' },

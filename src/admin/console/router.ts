@@ -9,6 +9,7 @@ import { resourceRoutes } from './resources.js';
 import { consoleSession } from './session.js';
 import { tokenExchangeRoutes } from './token-exchange.js';
 import { tokenRoutes } from './tokens.js';
+import { upstreamProviderRoutes } from './upstream-providers.js';
 import { userRoutes } from './users.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -28,6 +29,7 @@ export function adminConsoleRouter(deps: Deps, provider: () => Provider): Router
   userRoutes(router, kit);
   resourceRoutes(router, kit);
   tokenExchangeRoutes(router, kit);
+  upstreamProviderRoutes(router, kit);
   tokenRoutes(router, kit);
   webhookRoutes(router, kit);
   auditRoutes(router, kit);

@@ -1,5 +1,7 @@
 import type { Router } from '@koa/router';
 import type { Context } from 'koa';
+import { factorsOf, hasSecondFactor, resetFactors } from '../../domain/factors/summary.js';
+import { identitiesOf } from '../../domain/identities.js';
 import { createUser, disableUser, enableUser, getUser, listUsers, setUserPassword, updateUser } from '../../domain/users.js';
 import type { UserRow } from '../../store/users.js';
 import { checked, formBody, optional, text, type FormBody, type FormProblem } from '../../http/forms.js';
@@ -28,8 +30,12 @@ export function userRoutes(router: Router, kit: ConsoleKit): void {
 
   const showNew = (ctx: Context, values: UserFormValues | null, problem: FormProblem | null) =>
     kit.page(ctx, 'users', 'new', 'admin.users.new', { values, problem, minPasswordLength: kit.deps.config.accounts.passwordMinLength });
-  const showEdit = (ctx: Context, user: UserRow, values: UserFormValues, problem: FormProblem | null) =>
-    kit.page(ctx, 'users', 'edit', { key: 'admin.named', params: { name: label(user) } }, { user, values, problem, self: principal(ctx).actor.id === user.id });
+  const showEdit = async (ctx: Context, user: UserRow, values: UserFormValues, problem: FormProblem | null) => {
+    const factors = await factorsOf(deps, user.id);
+    // Recovery codes without a factor are possible only briefly (a factor removed elsewhere); they are reset too.
+    const resettable = hasSecondFactor(factors) || factors.recoveryCodesLeft > 0;
+    await kit.page(ctx, 'users', 'edit', { key: 'admin.named', params: { name: label(user) } }, { user, values, problem, self: principal(ctx).actor.id === user.id, factors, resettable, identities: await identitiesOf(deps, user.id) });
+  };
   const showPassword = (ctx: Context, user: UserRow, problem: FormProblem | null) =>
     kit.page(ctx, 'users', 'password', { key: 'admin.users.password.title', params: { name: label(user) } }, { user, problem, minPasswordLength: kit.deps.config.accounts.passwordMinLength });
 
@@ -99,6 +105,17 @@ export function userRoutes(router: Router, kit: ConsoleKit): void {
   router.post('/users/:id/disable', ...guard, async (ctx) => {
     const user = await disableUser(deps, principal(ctx).actor, ctx.params.id!);
     kit.done(ctx, path(user.id), 'admin.users.disabled', { email: user.email });
+  });
+
+  router.get('/users/:id/factors/reset', ...guard, async (ctx) => {
+    const user = await getUser(deps, ctx.params.id!);
+    await kit.page(ctx, 'users', 'reset-factors', { key: 'admin.users.factors.reset.title', params: { name: label(user) } }, { user, factors: await factorsOf(deps, user.id) });
+  });
+
+  router.post('/users/:id/factors/reset', ...guard, async (ctx) => {
+    const user = await getUser(deps, ctx.params.id!);
+    await resetFactors(deps, principal(ctx).actor, user.id);
+    kit.done(ctx, path(user.id), 'admin.users.factors.reset_done', { email: user.email });
   });
 
   router.post('/users/:id/enable', ...guard, async (ctx) => {

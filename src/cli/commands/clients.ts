@@ -30,6 +30,7 @@ const settingOptions = {
   'dpop-bound': { type: 'boolean' },
   'require-signed-request-object': { type: 'boolean' },
   'refresh-reuse-grace': { type: 'string' },
+  'require-mfa': { type: 'boolean' },
   ...jsonOption,
 } as const;
 
@@ -62,6 +63,7 @@ async function settingsFrom(values: SettingValues): Promise<UpdateClientInput> {
     dpopBoundAccessTokens: values['dpop-bound'],
     requireSignedRequestObject: values['require-signed-request-object'],
     refreshTokenReuseGrace: clearableSeconds(values['refresh-reuse-grace'], '--refresh-reuse-grace'),
+    requireMfa: values['require-mfa'],
   };
 }
 

@@ -34,6 +34,22 @@ function importSummary(result: ImportResult): string {
   ].join('\n');
 }
 
+interface FactorsReset {
+  user_id: string;
+  removed: { totp: boolean; passkeys: number; recovery_codes: number };
+}
+
+function resetSummary(reference: string) {
+  return ({ removed }: FactorsReset): string => {
+    const parts = [
+      ...(removed.totp ? ['the authenticator app'] : []),
+      ...(removed.passkeys > 0 ? [`${removed.passkeys} ${removed.passkeys === 1 ? 'passkey' : 'passkeys'}`] : []),
+      ...(removed.recovery_codes > 0 ? [`${removed.recovery_codes} recovery ${removed.recovery_codes === 1 ? 'code' : 'codes'}`] : []),
+    ];
+    return parts.length > 0 ? `reset the second factors of ${reference}: removed ${parts.join(', ')}` : `${reference} had no second factor to reset`;
+  };
+}
+
 /** Commands that take only the user's id and answer with the user. */
 function userAction(operation: 'users.get' | 'users.disable' | 'users.enable'): Subcommand {
   return async (config, argv) => {
@@ -84,6 +100,12 @@ export const usersCommand = dispatch('users', {
     printResult(await execute(config, 'users.set-password', { id, password }), { json: values.json ?? false, human: fields });
   },
   disable: userAction('users.disable'),
+  /** A lost phone or key: the user signs in with the password again (and enrols anew where MFA is required). */
+  async 'reset-factors'(config, argv) {
+    const { values, id: reference } = parseWithId(argv, jsonOption, 'user id or email');
+    const result = (await execute(config, 'users.reset-factors', { user: reference })) as FactorsReset;
+    printResult(result, { json: values.json ?? false, human: resetSummary(reference) });
+  },
   enable: userAction('users.enable'),
   async import(config, argv) {
     const { values, id: file } = parseWithId(argv, jsonOption, 'file');

@@ -46,10 +46,10 @@ const clientId = z.string().nullable().describe('The application the user was si
 
 export const EVENT_CATALOG = {
   'user.created': {
-    description: 'A user was created: by an admin, by signing up, or by an import.',
+    description: 'A user was created: by an admin, by signing up, by an import, or by a first sign-in through an upstream provider.',
     data: z.object({
       user,
-      created_via: z.enum(['admin', 'signup', 'import']).describe('How the user came to be.'),
+      created_via: z.enum(['admin', 'signup', 'import', 'upstream']).describe('How the user came to be.'),
     }),
   },
   'user.updated': {
@@ -77,7 +77,7 @@ export const EVENT_CATALOG = {
     data: z.object({ user }),
   },
   'user.signed_in': {
-    description: 'A user signed in with their password.',
+    description: 'A user signed in: with a password, a passkey or an upstream provider, and any second step their account asks for.',
     data: z.object({ user, client_id: clientId }),
   },
   'user.sign_in_failed': {

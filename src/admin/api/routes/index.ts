@@ -6,6 +6,7 @@ import { initialAccessTokenRoutes } from './initial-access-tokens.js';
 import { keyRoutes } from './keys.js';
 import { resourceRoutes } from './resources.js';
 import { tokenExchangePolicyRoutes } from './token-exchange-policies.js';
+import { upstreamProviderRoutes } from './upstream-providers.js';
 import { userRoutes } from './users.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -16,6 +17,7 @@ export const operationRoutes: Route[] = [
   ...grantRoutes,
   ...resourceRoutes,
   ...tokenExchangePolicyRoutes,
+  ...upstreamProviderRoutes,
   ...initialAccessTokenRoutes,
   ...keyRoutes,
   ...webhookRoutes,

@@ -1,4 +1,5 @@
 import type { PageRequest } from '../../../domain/pagination.js';
+import { factorsOf, resetFactors } from '../../../domain/factors/summary.js';
 import { importUsers } from '../../../domain/user-import.js';
 import {
   createUser,
@@ -12,7 +13,7 @@ import {
   type CreateUserInput,
   type UpdateUserInput,
 } from '../../../domain/users.js';
-import { pageJson, userJson } from '../../shapes.js';
+import { factorsResetJson, pageJson, userJson } from '../../shapes.js';
 import { createUserBody, idParams, passwordBody, updateUserBody, usersQuery } from '../../schemas.js';
 import { defineRoute, domainInput, type Route } from '../route.js';
 
@@ -69,11 +70,14 @@ export const userRoutes: Route[] = [
     method: 'get',
     path: '/users/:id',
     tag,
-    summary: 'Get a user',
+    summary: 'Get a user, with the second factors they have (factors: totp, passkeys, recovery_codes_left)',
     params: idParams,
     status: 200,
     response: 'The user',
-    handle: async ({ deps, params }) => userJson(await getUser(deps, params.id)),
+    handle: async ({ deps, params }) => {
+      const user = await getUser(deps, params.id);
+      return userJson(user, await factorsOf(deps, user.id));
+    },
   }),
   defineRoute({
     method: 'patch',
@@ -116,6 +120,16 @@ export const userRoutes: Route[] = [
     status: 200,
     response: 'The enabled user',
     handle: async ({ deps, actor, params }) => userJson(await enableUser(deps, actor, params.id)),
+  }),
+  defineRoute({
+    method: 'delete',
+    path: '/users/:id/factors',
+    tag,
+    summary: "Reset a user's second factors (a lost phone or key): the authenticator app, passkeys and recovery codes go; the password and sessions stay",
+    params: idParams,
+    status: 200,
+    response: '{ user_id, removed: { totp, passkeys, recovery_codes } }',
+    handle: async ({ deps, actor, params }) => factorsResetJson(params.id, await resetFactors(deps, actor, params.id)),
   }),
   defineRoute({
     method: 'delete',

@@ -117,6 +117,10 @@ export const admin: Record<keyof typeof english, string> = {
   'admin.clients.dpop_bound.hint': 'Tokens gibt es nur mit einem DPoP-Nachweis, und sie funktionieren nur mit dem Schlüssel der Anwendung (RFC 9449).',
   'admin.clients.require_signed_request_object': 'Signierte Request-Objekte (JAR) verlangen',
   'admin.clients.require_signed_request_object.hint': 'Jede Anmeldeanfrage muss ein Request-Objekt sein, das mit einem Schlüssel des Clients signiert ist (RFC 9101). Setzt die öffentlichen Schlüssel des Clients (JWKS) voraus.',
+  'admin.clients.sign_in': 'Anmeldung',
+  'admin.clients.require_mfa': 'Mehrstufige Anmeldung verlangen',
+  'admin.clients.require_mfa.hint':
+    'Jede Anmeldung bei dieser Anwendung braucht einen zweiten Faktor: Wer nur mit dem Passwort angemeldet ist, wird danach gefragt, und wer noch keinen hat, richtet zuerst einen ein.',
   'admin.clients.refresh_reuse_grace': 'Kulanzzeit für wiederverwendete Refresh-Tokens (Sekunden)',
   'admin.clients.refresh_reuse_grace.hint':
     'So lange funktioniert ein gerade ersetztes Refresh-Token für diese Anwendung weiterhin (jede Verwendung bekommt ein neues Paar), etwa bei parallelen Tabs und wiederholten Anfragen; eine Wiederverwendung danach beendet die Anmeldung. 0 schaltet sie ab, höchstens 300. Leer: die Voreinstellung des Servers.',
@@ -156,6 +160,19 @@ export const admin: Record<keyof typeof english, string> = {
   'admin.users.disable.lead': 'Der Benutzer kann sich nicht mehr anmelden. Seine Sitzungen, Grants und Tokens enden sofort. Du kannst das Konto später wieder aktivieren.',
   'admin.users.disable': 'Benutzer deaktivieren',
   'admin.users.disabled': '{email} deaktiviert; Sitzungen und Tokens wurden beendet.',
+  'admin.users.factors': 'Zweite Faktoren',
+  'admin.users.factors.totp': 'Authenticator-App',
+  'admin.users.factors.totp_on': 'Eingerichtet',
+  'admin.users.factors.totp_off': 'Nicht eingerichtet',
+  'admin.users.factors.passkeys': 'Passkeys',
+  'admin.users.factors.recovery_codes': 'Unbenutzte Wiederherstellungscodes',
+  'admin.users.factors.none': 'Keine: Diese Person meldet sich nur mit dem Passwort an.',
+  'admin.users.factors.reset.link': 'Zweite Faktoren zurücksetzen …',
+  'admin.users.factors.reset.title': 'Zweite Faktoren von {name} zurücksetzen?',
+  'admin.users.factors.reset.lead':
+    'Authenticator-App, Passkeys und Wiederherstellungscodes werden entfernt; Passwort und Sitzungen bleiben. Bis ein neuer zweiter Faktor eingerichtet ist, genügt das Passwort zur Anmeldung, und eine Anwendung, die einen verlangt, lässt ihn bei der nächsten Anmeldung einrichten. Stellen Sie sicher, dass die Anfrage wirklich von dieser Person kommt, etwa indem Sie ihre Identität persönlich prüfen.',
+  'admin.users.factors.reset': 'Zweite Faktoren zurücksetzen',
+  'admin.users.factors.reset_done': 'Die zweiten Faktoren von {email} wurden zurückgesetzt.',
 
   'admin.resources.title': 'APIs',
   'admin.resources.new': 'Neue API',
@@ -354,7 +371,7 @@ export const admin: Record<keyof typeof english, string> = {
   'admin.webhooks.event.user.disabled': 'Ein Benutzer wurde deaktiviert: Er kann sich nicht anmelden, seine Sitzungen und Tokens sind beendet.',
   'admin.webhooks.event.user.enabled': 'Ein deaktivierter Benutzer wurde wieder aktiviert.',
   'admin.webhooks.event.user.deleted': 'Ein Benutzer wurde gelöscht, samt Sitzungen, Grants und Tokens. Das Ereignis zeigt den Benutzer, wie er unmittelbar davor war.',
-  'admin.webhooks.event.user.signed_in': 'Ein Benutzer hat sich mit seinem Passwort angemeldet.',
+  'admin.webhooks.event.user.signed_in': 'Ein Benutzer hat sich angemeldet: mit Passwort, Passkey oder einem anderen Anbieter, und mit jedem zweiten Schritt, den sein Konto verlangt.',
   'admin.webhooks.event.user.sign_in_failed':
     'Eine Anmeldung ist fehlgeschlagen: eine unbekannte Adresse, ein falsches Passwort oder ein deaktivierter Benutzer. Die eingegebene Adresse ist enthalten, nie das Passwort.',
   'admin.webhooks.event.user.locked_out': 'Fehlversuche für eine Adresse (oder von einer IP-Adresse) haben die Drosselung erreicht: Weitere Versuche müssen warten.',
@@ -407,6 +424,7 @@ export const admin: Record<keyof typeof english, string> = {
   'domain.client.needs_code': 'gilt nur für Clients mit dem Grant authorization_code',
   'domain.client.needs_refresh': 'gilt nur für Clients mit dem Grant refresh_token',
   'domain.client.session_needs_uri': 'braucht eine Back-Channel-Logout-URI',
+  'domain.client.require_mfa_signs_in': 'gilt nur für Clients, die Benutzer anmelden (authorization_code oder Gerätecode)',
   'domain.client.admin_resource': 'die Admin-API wird nicht als Ressource vergeben: nutze den Admin-Zugriff',
   'domain.client.admin_resource.field': 'nennt die Admin-API; gib dem Client stattdessen Admin-Zugriff',
   'domain.client.admin_scope': '{scope} wird mit dem Admin-Zugriff vergeben, nicht als Scope',
