@@ -12,7 +12,7 @@ export async function totpCode(secret: string, at: number = Math.floor(Date.now(
 
 /** The secret shown as text on an enrolment page (grouped by four for reading). */
 export function secretOnPage(html: string): string {
-  const shown = /<code class="secret"[^>]*>([^<]+)<\/code>/.exec(html)?.[1];
+  const shown = /<code class="totp-key"[^>]*>([^<]+)<\/code>/.exec(html)?.[1];
   if (!shown) throw new Error(`no TOTP secret on the page:\n${html}`);
   return shown.replace(/\s/g, '');
 }
