@@ -40,6 +40,7 @@ function memoryCatalog(setup: BaselineSetup): Catalog {
   return {
     client: async (clientId) => clients.get(clientId),
     resource: async (identifier) => resources.get(identifier),
+    upstreamProviders: async () => [],
     invalidate: () => undefined,
   };
 }

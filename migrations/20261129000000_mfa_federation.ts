@@ -98,11 +98,15 @@ export async function up(knex: Knex): Promise<void> {
     table.index(['expires_at']);
   });
 
+  // Every node keeps the providers the login page shows in memory (cache/catalog.ts); a change bumps this.
+  await knex('change_counters').insert({ topic: 'upstream_providers' });
+
   await knex.raw('ALTER TABLE users DROP CONSTRAINT users_created_via_check');
   await knex.raw("ALTER TABLE users ADD CONSTRAINT users_created_via_check CHECK (created_via IN ('admin', 'signup', 'import', 'upstream'))");
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex('change_counters').where({ topic: 'upstream_providers' }).delete();
   await knex.raw("UPDATE users SET created_via = 'signup' WHERE created_via = 'upstream'");
   await knex.raw('ALTER TABLE users DROP CONSTRAINT users_created_via_check');
   await knex.raw("ALTER TABLE users ADD CONSTRAINT users_created_via_check CHECK (created_via IN ('admin', 'signup', 'import'))");

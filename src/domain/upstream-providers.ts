@@ -15,7 +15,7 @@ import {
   type UpstreamSettings,
 } from '../store/upstream-providers.js';
 import { countProviderIdentities } from '../store/upstream-identities.js';
-import { isStorableKey } from '../store/sql.js';
+import { bumpChangeCounters } from '../store/change-counters.js';
 import { now } from '../util/clock.js';
 import { recordAudit, type Actor } from './audit.js';
 import { displayName, parseInput } from './validation.js';
@@ -201,7 +201,7 @@ export async function createUpstreamProvider(deps: Deps, actor: Actor, input: Cr
   assertSecureUrls(deps, [['issuer', parsed.issuer], ['githubUrl', parsed.githubUrl], ['githubApiUrl', parsed.githubApiUrl]]);
   const name = parsed.name ?? PRESET_NAMES[parsed.kind];
   if (name === null) throw invalid('name', 'is required: the login page shows it on the button');
-  return deps.db.knex.transaction(async (trx) => {
+  const created = await deps.db.knex.transaction(async (trx) => {
     await assertDomainsFree(trx, parsed.emailDomains, null);
     if (await findProvider(trx, parsed.id)) {
       throw new LatchkeyError('upstream_provider.exists', `id: ${parsed.id} is taken`, { details: { id: 'is already taken' } });
@@ -223,8 +223,11 @@ export async function createUpstreamProvider(deps: Deps, actor: Actor, input: Cr
       subject: { type: 'upstream_provider', id: provider.id },
       details: { kind: provider.kind, issuer: provider.issuer, email_domains: provider.emailDomains, enabled: provider.enabled },
     });
+    await bumpChangeCounters(trx, 'upstream_providers');
     return provider;
   });
+  deps.catalog.invalidate('upstream_providers');
+  return created;
 }
 
 function issuerFor(kind: UpstreamKind, issuer: string | undefined, tenantId: string | undefined): string | null {
@@ -252,9 +255,9 @@ export async function listUpstreamProviders(deps: Deps): Promise<UpstreamProvide
   return listProviders(deps.db.knex);
 }
 
-/** The providers the login page offers. */
+/** The providers the login page offers: from memory, as every login page and sign-in reads them. */
 export async function enabledUpstreamProviders(deps: Deps): Promise<UpstreamProviderRow[]> {
-  return listProviders(deps.db.knex, { enabledOnly: true });
+  return deps.catalog.upstreamProviders();
 }
 
 /** Home-realm discovery: the enabled provider an address's domain goes to, if any. */
@@ -262,9 +265,8 @@ export async function homeRealmOf(deps: Deps, email: string): Promise<UpstreamPr
   const at = email.lastIndexOf('@');
   if (at < 0) return undefined;
   const domain = email.slice(at + 1).trim().toLowerCase();
-  if (!domain || !isStorableKey(domain)) return undefined;
-  const owner = await findDomainOwner(deps.db.knex, [domain], null);
-  return owner?.enabled ? owner : undefined;
+  if (!domain) return undefined;
+  return (await enabledUpstreamProviders(deps)).find((provider) => provider.emailDomains.includes(domain));
 }
 
 const CHANGE_NAMES: Array<[keyof ProviderChanges, string]> = [
@@ -280,7 +282,7 @@ const CHANGE_NAMES: Array<[keyof ProviderChanges, string]> = [
 
 export async function updateUpstreamProvider(deps: Deps, actor: Actor, id: string, input: UpdateUpstreamProviderInput): Promise<UpstreamProviderRow> {
   const parsed = parseInput(updateInput, input);
-  return deps.db.knex.transaction(async (trx) => {
+  const result = await deps.db.knex.transaction(async (trx) => {
     const current = await findProvider(trx, id, { forUpdate: true });
     if (!current) throw notFound(id);
     assertFieldsFit(current.kind, parsed);
@@ -321,8 +323,11 @@ export async function updateUpstreamProvider(deps: Deps, actor: Actor, id: strin
       subject: { type: 'upstream_provider', id },
       details: { changed: CHANGE_NAMES.filter(([field]) => field in changes).map(([, name]) => name) },
     });
+    await bumpChangeCounters(trx, 'upstream_providers');
     return updated;
   });
+  deps.catalog.invalidate('upstream_providers');
+  return result;
 }
 
 /** Deletes the provider with the identities linked through it; sign-ins under way through it fail. */
@@ -331,5 +336,7 @@ export async function deleteUpstreamProvider(deps: Deps, actor: Actor, id: strin
     const deleted = await deleteProvider(trx, id);
     if (!deleted) throw notFound(id);
     await recordAudit(trx, actor, { type: 'upstream_provider.deleted', subject: { type: 'upstream_provider', id }, details: { kind: deleted.kind } });
+    await bumpChangeCounters(trx, 'upstream_providers');
   });
+  deps.catalog.invalidate('upstream_providers');
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { toNumber } from './sql.js';
 
-export type ChangeTopic = 'clients' | 'resources' | 'keys';
+export type ChangeTopic = 'clients' | 'resources' | 'keys' | 'upstream_providers';
 
 /**
  * Called once, inside the transaction that made the change, so the bump commits with it

@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/connect.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { insertClient } from '../../src/store/clients.js';
+import { insertProvider } from '../../src/store/upstream-providers.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { testEnv } from '../helpers/server.js';
 
@@ -49,4 +50,17 @@ test('a known client is served from memory until its topic is invalidated', asyn
   t.is((await catalog.client('cached'))?.name, 'Before');
   catalog.invalidate('clients');
   t.is((await catalog.client('cached'))?.name, 'After');
+});
+
+test('the enabled upstream providers are read once and again only after their topic is invalidated', async (t) => {
+  const catalog = createCatalog(db.knex);
+  const before = (await catalog.upstreamProviders()).length;
+  const provider = { kind: 'oidc' as const, displayName: 'Corp', issuer: 'https://idp.example', clientId: 'c', sealedClientSecret: null, scopes: ['openid'], emailDomains: ['corp.example'], settings: {} };
+  await insertProvider(db.knex, { ...provider, id: 'cached-corp', enabled: true });
+  await insertProvider(db.knex, { ...provider, id: 'cached-off', emailDomains: [], enabled: false });
+  t.is((await catalog.upstreamProviders()).length, before);
+  catalog.invalidate('upstream_providers');
+  const ids = (await catalog.upstreamProviders()).map((entry) => entry.id);
+  t.true(ids.includes('cached-corp'));
+  t.false(ids.includes('cached-off'), 'a disabled provider is not on the login page');
 });

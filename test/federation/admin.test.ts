@@ -7,7 +7,8 @@ import { adminClientToken } from '../helpers/admin.js';
 import { Browser, findForm, openPage, signInThrough, type Page } from '../helpers/browser.js';
 import { createTestUser } from '../helpers/rp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { assertOneLineError, json, type Page as ListPage } from '../cli/support.js';
+import { assertOneLineError, eventually, json, type Page as ListPage } from '../cli/support.js';
+import { homeRealmOf } from '../../src/domain/upstream-providers.js';
 import { runCli } from '../helpers/processes.js';
 
 let server: TestServer;
@@ -127,6 +128,9 @@ test('the CLI creates, lists, updates and deletes providers; the secret is never
   t.is(human.code, 0, human.stderr);
   t.false(human.stdout.includes('cli-secret-value'));
   t.true(human.stderr.includes(`/upstream/${id}-2/callback`), 'the redirect URI to register is pointed out');
+  // The running server keeps the login page's providers in memory: the CLI's change reaches it,
+  // and its home-realm discovery sends the new domain there.
+  t.true(await eventually(async () => (await homeRealmOf(server.deps, `ann@${id}.example`))?.id === `${id}-2`));
 
   const listed = json<ListPage>(t, await cli(['upstream-providers', 'list', '--json']));
   t.truthy(listed.items.find((item) => item.id === id));
