@@ -12,12 +12,20 @@ import { recordAudit, type Actor } from './audit.js';
  * Links an upstream identity to an account the user has just proven. The identity can belong to
  * one account only: a second link of the same upstream subject is refused by the database.
  */
-export async function linkIdentity(deps: Deps, actor: Actor, link: { providerId: string; subject: string; userId: string; email: string | null }): Promise<UpstreamIdentityRow> {
-  return deps.db.knex.transaction(async (trx) => {
+export async function linkIdentity(deps: Deps, actor: Actor, link: IdentityLink, options: { trx?: Knex } = {}): Promise<UpstreamIdentityRow> {
+  const insert = async (trx: Knex) => {
     const identity = await mapUniqueViolation(insertIdentity(trx, link), 'input.invalid', 'identity');
     await recordAudit(trx, actor, { type: 'user.identity_linked', subject: { type: 'user', id: link.userId }, details: { provider: link.providerId } });
     return identity;
-  });
+  };
+  return options.trx ? insert(options.trx) : deps.db.knex.transaction(insert);
+}
+
+export interface IdentityLink {
+  providerId: string;
+  subject: string;
+  userId: string;
+  email: string | null;
 }
 
 /** A linked identity as the account page shows it: with its provider's name. */

@@ -85,15 +85,20 @@ export async function createUser(deps: Deps, actor: Actor, input: CreateUserInpu
       isAdmin: parsed.isAdmin,
       createdVia: options.createdVia ?? 'admin',
     });
-    await recordAudit(trx, actor, {
-      type: 'user.created',
-      subject: { type: 'user', id: user.id },
-      details: { is_admin: user.isAdmin, created_via: user.createdVia },
-    });
-    await emitEvent(trx, 'user.created', { user: userData(user), created_via: user.createdVia });
+    await recordUserCreated(trx, actor, user);
     return user;
   };
   return options.trx ? create(options.trx) : deps.db.knex.transaction(create);
+}
+
+/** What a new account leaves behind, in its transaction: the audit row and the user.created event. */
+export async function recordUserCreated(trx: Knex, actor: Actor, user: UserRow, details: Record<string, unknown> = {}): Promise<void> {
+  await recordAudit(trx, actor, {
+    type: 'user.created',
+    subject: { type: 'user', id: user.id },
+    details: { is_admin: user.isAdmin, created_via: user.createdVia, ...details },
+  });
+  await emitEvent(trx, 'user.created', { user: userData(user), created_via: user.createdVia });
 }
 
 export async function getUser(deps: Deps, id: string): Promise<UserRow> {

@@ -5,9 +5,9 @@ import * as oidc from 'openid-client';
 import type { Deps } from '../deps.js';
 import { findActiveAccount } from '../domain/accounts.js';
 import { recordAudit, type Actor } from '../domain/audit.js';
-import { userData } from '../domain/events/catalog.js';
-import { emitEvent } from '../domain/events/emit.js';
+import { linkIdentity } from '../domain/identities.js';
 import { upstreamRedirectUri } from '../domain/upstream-providers.js';
+import { recordUserCreated } from '../domain/users.js';
 import { LatchkeyError } from '../errors.js';
 import { pageTranslator, renderPage } from '../http/render.js';
 import type { MessageKey } from '../i18n/translate.js';
@@ -15,7 +15,7 @@ import type { Details, SignInFlow } from '../interactions/flow.js';
 import { saveSignInState, signInStateOf, type UpstreamAnswer } from '../interactions/sign-in-state.js';
 import type { Provider } from '../oidc/provider.js';
 import { findProvider, type UpstreamProviderRow } from '../store/upstream-providers.js';
-import { findIdentity, insertIdentity, touchIdentity } from '../store/upstream-identities.js';
+import { findIdentity, touchIdentity } from '../store/upstream-identities.js';
 import { consumeUpstreamSignIn, insertUpstreamSignIn } from '../store/upstream-sign-ins.js';
 import { findUserByEmail, insertUser, type UserRow } from '../store/users.js';
 import { sha256 } from '../util/digest.js';
@@ -195,10 +195,8 @@ async function createUpstreamUser(deps: Deps, ctx: Context, answer: UpstreamAnsw
   return deps.db.knex.transaction(async (trx) => {
     const user = await insertUser(trx, { email: answer.email, name: answer.name, passwordHash: null, emailVerified: true, isAdmin: false, createdVia: 'upstream' });
     const actor: Actor = { type: 'user', id: user.id, ip: ctx.ip };
-    await recordAudit(trx, actor, { type: 'user.created', subject: { type: 'user', id: user.id }, details: { is_admin: false, created_via: 'upstream', provider: answer.providerId } });
-    await emitEvent(trx, 'user.created', { user: userData(user), created_via: 'upstream' });
-    await insertIdentity(trx, { providerId: answer.providerId, subject: answer.subject, userId: user.id, email: answer.email });
-    await recordAudit(trx, actor, { type: 'user.identity_linked', subject: { type: 'user', id: user.id }, details: { provider: answer.providerId } });
+    await recordUserCreated(trx, actor, user, { provider: answer.providerId });
+    await linkIdentity(deps, actor, { providerId: answer.providerId, subject: answer.subject, userId: user.id, email: answer.email }, { trx });
     return user;
   });
 }
